@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Regenerates gen/ from proto/ with plain protoc and the pinned plugins.
+# Needs protoc (Debian: apt-get install protobuf-compiler, which also ships the
+# well-known types under /usr/include) and Go. Run from anywhere.
+set -euo pipefail
+
+PROTOC_GEN_GO_VERSION=v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
+PROTOC_GEN_GRPC_GATEWAY_VERSION=v2.33.0
+PROTOC_GEN_CONNECT_GO_VERSION=v1.21.1
+PROTOC_INCLUDE=${PROTOC_INCLUDE:-/usr/include}
+
+cd "$(dirname "$0")"
+
+# Install the plugins into a throw-away directory so that exactly these
+# versions are used, whatever else is on PATH.
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+GOBIN=$bin go install "google.golang.org/protobuf/cmd/protoc-gen-go@${PROTOC_GEN_GO_VERSION}"
+GOBIN=$bin go install "google.golang.org/grpc/cmd/protoc-gen-go-grpc@${PROTOC_GEN_GO_GRPC_VERSION}"
+GOBIN=$bin go install "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@${PROTOC_GEN_GRPC_GATEWAY_VERSION}"
+GOBIN=$bin go install "connectrpc.com/connect/cmd/protoc-gen-connect-go@${PROTOC_GEN_CONNECT_GO_VERSION}"
+
+rm -rf gen
+mkdir gen
+PATH="$bin:$PATH" protoc \
+  -I proto -I "$PROTOC_INCLUDE" \
+  --go_out=gen --go_opt=paths=source_relative \
+  --go-grpc_out=gen --go-grpc_opt=paths=source_relative \
+  --grpc-gateway_out=gen --grpc-gateway_opt=paths=source_relative \
+  --connect-go_out=gen --connect-go_opt=paths=source_relative,simple=true \
+  proto/bench/v1/bench.proto

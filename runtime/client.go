@@ -1,0 +1,290 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+)
+
+// Invoker calls a Lambda function synchronously. *lambda.Client from
+// github.com/aws/aws-sdk-go-v2/service/lambda satisfies it; so can an
+// in-process function for tests, e.g. one that passes the payload to
+// Server.Invoke.
+type Invoker interface {
+	Invoke(ctx context.Context, params *lambda.InvokeInput, optFns ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+}
+
+// ClientConn carries unary gRPC calls to one Lambda function, one
+// invocation per call. It implements grpc.ClientConnInterface, so both the
+// generated New<Service>LambdaClient and protoc-gen-go-grpc's
+// New<Service>Client accept it. It is safe for concurrent use.
+type ClientConn struct {
+	invoker      Invoker
+	functionName string
+	opts         clientOptions
+	interceptor  grpc.UnaryClientInterceptor
+	unary        grpc.UnaryInvoker // cc.invoke, bound once
+	retry        *retryers
+}
+
+var _ grpc.ClientConnInterface = (*ClientConn)(nil)
+
+// NewClientConn returns a ClientConn that invokes functionName (a name,
+// ARN or partial ARN, as the Invoke API takes) through invoker.
+func NewClientConn(invoker Invoker, functionName string, opts ...ClientOption) *ClientConn {
+	cc := &ClientConn{invoker: invoker, functionName: functionName, opts: newClientOptions(opts)}
+	cc.interceptor = chainUnaryClientInterceptors(cc.opts.interceptors)
+	cc.retry = newRetryers(cc.opts.retry)
+	cc.unary = func(ctx context.Context, method string, req, reply any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
+		return cc.invoke(ctx, method, req, reply, opts...)
+	}
+	return cc
+}
+
+// Invoke performs a unary RPC as one synchronous Lambda invocation and
+// returns after the response arrives, like grpc.ClientConn.Invoke. The
+// error, if any, is a gRPC status error.
+func (cc *ClientConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if len(cc.opts.callOptions) > 0 {
+		opts = append(cc.opts.callOptions[:len(cc.opts.callOptions):len(cc.opts.callOptions)], opts...)
+	}
+	if cc.interceptor != nil {
+		// Interceptors get a nil *grpc.ClientConn: there is no HTTP/2
+		// connection, and the type is concrete.
+		return cc.interceptor(ctx, method, args, reply, nil, cc.unary, opts...)
+	}
+	return cc.invoke(ctx, method, args, reply, opts...)
+}
+
+// NewStream fails with UNIMPLEMENTED: the Invoke API has no transport for
+// streams yet. Generated clients keep their streaming methods, so they still
+// satisfy the gRPC client interfaces, and report this clearly.
+func (cc *ClientConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return nil, status.Errorf(codes.Unimplemented, "lambda: %s is a %s method; the Lambda Invoke transport carries unary calls only", method, streamKind(desc))
+}
+
+// callInfo collects the call options this transport honours.
+type callInfo struct {
+	maxRecv  int
+	maxSend  int
+	headers  []*metadata.MD
+	trailers []*metadata.MD
+	onFinish []func(error)
+	creds    []grpc.PerRPCCredsCallOption
+}
+
+func newCallInfo(opts []grpc.CallOption) callInfo {
+	ci := callInfo{maxRecv: defaultMaxRecvMsgSize, maxSend: defaultMaxSendMsgSize}
+	for _, o := range opts {
+		switch o := o.(type) {
+		case grpc.HeaderCallOption:
+			ci.headers = append(ci.headers, o.HeaderAddr)
+		case grpc.TrailerCallOption:
+			ci.trailers = append(ci.trailers, o.TrailerAddr)
+		case grpc.MaxRecvMsgSizeCallOption:
+			ci.maxRecv = o.MaxRecvMsgSize
+		case grpc.MaxSendMsgSizeCallOption:
+			ci.maxSend = o.MaxSendMsgSize
+		case grpc.OnFinishCallOption:
+			ci.onFinish = append(ci.onFinish, o.OnFinish)
+		case grpc.PerRPCCredsCallOption:
+			ci.creds = append(ci.creds, o)
+		}
+	}
+	return ci
+}
+
+func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) (err error) {
+	ci := newCallInfo(opts)
+	if len(ci.onFinish) > 0 {
+		defer func() {
+			for _, f := range ci.onFinish {
+				f(err)
+			}
+		}()
+	}
+	var header, trailer metadata.MD
+	defer func() {
+		for _, h := range ci.headers {
+			*h = header
+		}
+		for _, t := range ci.trailers {
+			*t = trailer
+		}
+	}()
+
+	if err := ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	md, err := outgoingMetadata(ctx, method, ci.creds)
+	if err != nil {
+		return err
+	}
+	body, err := marshalMessage(args, cc.opts.jsonMode)
+	if err != nil {
+		return status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
+	}
+	if len(body) > ci.maxSend {
+		putBuffer(body, cc.opts.jsonMode)
+		return status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", len(body), ci.maxSend)
+	}
+	var timeout time.Duration
+	if d, ok := ctx.Deadline(); ok {
+		if timeout = time.Until(d); timeout <= 0 {
+			putBuffer(body, cc.opts.jsonMode)
+			return status.FromContextError(context.DeadlineExceeded).Err()
+		}
+	}
+	payload := appendRequest(make([]byte, 0, requestSize(method, md, len(body), cc.opts.jsonMode)), method, timeout, md, body, cc.opts.jsonMode)
+	putBuffer(body, cc.opts.jsonMode)
+	if len(payload) > MaxPayloadSize {
+		return status.Errorf(codes.ResourceExhausted, "lambda: request payload of %d bytes exceeds the Lambda limit of %d bytes for a synchronous invocation", len(payload), MaxPayloadSize)
+	}
+
+	in := &lambda.InvokeInput{
+		FunctionName:   aws.String(cc.functionName),
+		InvocationType: types.InvocationTypeRequestResponse,
+		Payload:        payload,
+	}
+	if cc.opts.qualifier != "" {
+		in.Qualifier = aws.String(cc.opts.qualifier)
+	}
+	out, err := cc.invoker.Invoke(ctx, in, cc.retry.forMethod(method))
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return status.FromContextError(ctxErr).Err()
+		}
+		return invokeErrorStatus(err).Err()
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		// The answer came too late: grpc-go reports the caller's deadline or
+		// cancellation, whatever the server said.
+		return status.FromContextError(ctxErr).Err()
+	}
+	env, st := decodeResponse(out)
+	if st != nil {
+		return st.Err()
+	}
+	header, trailer = env.header, env.trailer
+	if env.code != 0 {
+		st, raw := responseStatus(env)
+		if raw != nil {
+			// grpc-go hands the grpc-status-details-bin trailer to the caller too.
+			trailer = metadata.Join(trailer, metadata.MD{"grpc-status-details-bin": {string(raw)}})
+		}
+		return st.Err()
+	}
+	return unmarshalBody(env.body, env.json, env.hasJSON, reply, ci.maxRecv)
+}
+
+// outgoingMetadata collects the context's outgoing metadata and the per-RPC
+// credentials' metadata, validated by grpc-go's rules; reserved keys are
+// dropped when the envelope is written, as grpc-go drops them.
+func outgoingMetadata(ctx context.Context, method string, creds []grpc.PerRPCCredsCallOption) (metadata.MD, error) {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	if err := validateMetadata(md); err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	for _, c := range creds {
+		kv, err := c.Creds.GetRequestMetadata(ctx, "lambda:"+method)
+		if err != nil {
+			if _, ok := status.FromError(err); ok {
+				return nil, err
+			}
+			return nil, status.Errorf(codes.Unauthenticated, "transport: per-RPC creds failed due to error: %v", err)
+		}
+		if md == nil {
+			md = metadata.MD{}
+		}
+		for k, v := range kv {
+			md.Append(k, v)
+		}
+	}
+	return md, nil
+}
+
+// decodeResponse reads the invocation's output: a response envelope, or a
+// failure of the invocation itself, which becomes a status (see errors.go).
+func decodeResponse(out *lambda.InvokeOutput) (*responseEnvelope, *status.Status) {
+	env, err := parseResponse(out.Payload)
+	switch {
+	case out.FunctionError != nil:
+		return nil, functionErrorStatus(aws.ToString(out.FunctionError), env, out.Payload)
+	case err != nil:
+		return nil, nonEnvelopeStatus(out.Payload)
+	case env.lambdaFn != nil:
+		// The emulator reports function errors without X-Amz-Function-Error.
+		return nil, functionErrorStatus("", env, out.Payload)
+	case env.version != EnvelopeVersion:
+		return nil, status.Newf(codes.Internal, "lambda: response envelope version %d is not supported; this client speaks version %d", env.version, EnvelopeVersion)
+	case env.code == 0 && !env.hasBody && !env.hasJSON:
+		return nil, status.New(codes.Internal, `lambda: malformed response envelope: status OK without "body" or "json"`)
+	}
+	return env, nil
+}
+
+// responseStatus rebuilds the status of a failed call, with grpc-go's rules
+// for its grpc-status-details-bin trailer (internal/status.New): the details
+// are a whole google.rpc.Status, used when its code agrees, ignored when it
+// does not unmarshal. raw is the decoded details, if any.
+func responseStatus(env *responseEnvelope) (st *status.Status, raw []byte) {
+	if env.code < 0 || env.code > int64(^uint32(0)) {
+		return status.Newf(codes.Internal, "lambda: malformed response envelope: code %d", env.code), nil
+	}
+	code := codes.Code(env.code)
+	if len(env.details) == 0 {
+		return status.New(code, env.message), nil
+	}
+	raw, err := decodeBase64(nil, env.details)
+	if err != nil {
+		return status.Newf(codes.Internal, "lambda: malformed response envelope: details are not valid base64: %v", err), nil
+	}
+	p := &spb.Status{}
+	if err := proto.Unmarshal(raw, p); err != nil {
+		return status.New(code, env.message), raw
+	}
+	if p.GetCode() != int32(code) {
+		return status.Newf(codes.Internal, "grpc-status-details-bin mismatch: grpc-status=%v, grpc-message=%q, grpc-status-details-bin=%+v", code, env.message, p), raw
+	}
+	return status.FromProto(p), raw
+}
+
+func chainUnaryClientInterceptors(interceptors []grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {
+	switch len(interceptors) {
+	case 0:
+		return nil
+	case 1:
+		return interceptors[0]
+	}
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return interceptors[0](ctx, method, req, reply, cc, chainUnaryInvoker(interceptors, 0, invoker), opts...)
+	}
+}
+
+func chainUnaryInvoker(interceptors []grpc.UnaryClientInterceptor, curr int, final grpc.UnaryInvoker) grpc.UnaryInvoker {
+	if curr == len(interceptors)-1 {
+		return final
+	}
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+		return interceptors[curr+1](ctx, method, req, reply, cc, chainUnaryInvoker(interceptors, curr+1, final), opts...)
+	}
+}
+
+// String describes the connection for logs.
+func (cc *ClientConn) String() string {
+	if cc.opts.qualifier != "" {
+		return fmt.Sprintf("lambda:%s:%s", cc.functionName, cc.opts.qualifier)
+	}
+	return "lambda:" + cc.functionName
+}

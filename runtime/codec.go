@@ -1,0 +1,117 @@
+package runtime
+
+import (
+	"fmt"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// JSON mode reads unknown fields leniently, as binary protobuf does, so an
+// old function accepts requests from a newer client.
+var (
+	jsonMarshal   = protojson.MarshalOptions{}
+	jsonUnmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
+)
+
+// bufPool holds scratch buffers for serialized messages, which live only
+// until they are base64-encoded into an envelope or unmarshalled.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuffer keeps rare huge buffers from being pinned in the pool.
+const maxPooledBuffer = 1 << 20
+
+func getBuffer() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+// putBuffer returns a buffer from getBuffer (binary mode only; protojson
+// allocates its own).
+func putBuffer(b []byte, jsonMode bool) {
+	if jsonMode || cap(b) == 0 || cap(b) > maxPooledBuffer {
+		return
+	}
+	b = b[:0]
+	bufPool.Put(&b)
+}
+
+func asMessage(v any) (proto.Message, error) {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("failed to marshal, message is %T, want proto.Message", v)
+	}
+	return m, nil
+}
+
+// marshalMessage serializes v; in binary mode into a pooled buffer.
+func marshalMessage(v any, jsonMode bool) ([]byte, error) {
+	m, err := asMessage(v)
+	if err != nil {
+		return nil, err
+	}
+	if jsonMode {
+		return jsonMarshal.Marshal(m)
+	}
+	return proto.MarshalOptions{}.MarshalAppend(getBuffer(), m)
+}
+
+// base64DecodedLen is the exact decoded length of well-formed base64 text,
+// padded or not; it lets the size limit be checked before decoding.
+func base64DecodedLen(b []byte) int {
+	n := len(b)
+	for i := 0; i < 2 && n > 0 && b[n-1] == '='; i++ {
+		n--
+	}
+	return n * 6 / 8
+}
+
+// unmarshalBody decodes a body written in either mode into v, enforcing the
+// receive limit on the message size as grpc-go does.
+func unmarshalBody(b64, jsonText []byte, jsonMode bool, v any, maxSize int) error {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: failed to unmarshal, message is %T, want proto.Message", v)
+	}
+	if jsonMode {
+		if len(jsonText) > maxSize {
+			return status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", len(jsonText), maxSize)
+		}
+		if err := jsonUnmarshal.Unmarshal(jsonText, m); err != nil {
+			return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
+		}
+		return nil
+	}
+	if n := base64DecodedLen(b64); n > maxSize {
+		return status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, maxSize)
+	}
+	buf, err := decodeBase64(getBuffer(), b64)
+	if err != nil {
+		putBuffer(buf, false)
+		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: body is not valid base64: %v", err)
+	}
+	err = proto.Unmarshal(buf, m)
+	putBuffer(buf, false)
+	if err != nil {
+		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
+	}
+	return nil
+}
+
+func unmarshalRequest(env *requestEnvelope, v any, maxSize int) error {
+	return unmarshalBody(env.body, env.json, env.hasJSON, v, maxSize)
+}
+
+// statusDetails serializes st as a google.rpc.Status when it has details;
+// that is what grpc-go sends as the grpc-status-details-bin trailer.
+func statusDetails(st *status.Status) []byte {
+	p := st.Proto()
+	if len(p.GetDetails()) == 0 {
+		return nil
+	}
+	b, err := proto.Marshal(p)
+	if err != nil {
+		return nil
+	}
+	return b
+}

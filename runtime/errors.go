@@ -1,0 +1,148 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// This file is the one table from Lambda and SDK failures to gRPC codes.
+// docs/errors.md documents it row by row; keep the two in step.
+
+// apiErrorCodes maps Invoke API error codes (X-Amzn-ErrorType) to gRPC codes
+// where the code says more than the HTTP status does.
+var apiErrorCodes = map[string]codes.Code{
+	// Refused before the function ran: retrying later can succeed.
+	"TooManyRequestsException":  codes.Unavailable,
+	"ThrottlingException":       codes.Unavailable,
+	"ServiceException":          codes.Unavailable,
+	"ResourceConflictException": codes.Unavailable,
+	"ResourceNotReadyException": codes.Unavailable,
+	// The function (or its version or alias) does not exist: as a gRPC server
+	// without the service, UNIMPLEMENTED (grpc's mapping of HTTP 404).
+	"ResourceNotFoundException": codes.Unimplemented,
+	// The request is too big for Lambda.
+	"RequestTooLargeException":                 codes.ResourceExhausted,
+	"SerializedRequestEntityTooLargeException": codes.ResourceExhausted,
+	// The caller's identity.
+	"AccessDeniedException":               codes.PermissionDenied,
+	"UnrecognizedClientException":         codes.Unauthenticated,
+	"InvalidSignatureException":           codes.Unauthenticated,
+	"IncompleteSignature":                 codes.Unauthenticated,
+	"MissingAuthenticationTokenException": codes.Unauthenticated,
+	"ExpiredTokenException":               codes.Unauthenticated,
+	"InvalidClientTokenId":                codes.Unauthenticated,
+}
+
+// httpStatusCode is grpc's HTTP to gRPC status mapping
+// (doc/http-grpc-status-mapping.md), plus 413, which gRPC reports as
+// RESOURCE_EXHAUSTED for an oversize message.
+func httpStatusCode(httpStatus int) codes.Code {
+	switch httpStatus {
+	case 400:
+		return codes.Internal
+	case 401:
+		return codes.Unauthenticated
+	case 403:
+		return codes.PermissionDenied
+	case 404:
+		return codes.Unimplemented
+	case 413:
+		return codes.ResourceExhausted
+	case 429, 502, 503, 504:
+		return codes.Unavailable
+	}
+	return codes.Unknown
+}
+
+// invokeErrorStatus maps an error returned by the Invoke call itself: the
+// Lambda service refused the request, or it never reached the service.
+func invokeErrorStatus(err error) *status.Status {
+	code := codes.Unknown
+	var apiErr smithy.APIError
+	var respErr *awshttp.ResponseError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &apiErr) && apiErrorCodes[apiErr.ErrorCode()] != codes.OK:
+		code = apiErrorCodes[apiErr.ErrorCode()]
+	case errors.As(err, &respErr):
+		code = httpStatusCode(respErr.HTTPStatusCode())
+	case errors.As(err, &netErr), isConnectionError(err):
+		// No answer from the service: as grpc-go on a broken connection.
+		code = codes.Unavailable
+	}
+	return status.New(code, "lambda: invoke failed: "+err.Error())
+}
+
+func isConnectionError(err error) bool {
+	var conErr interface{ ConnectionError() bool }
+	return errors.As(err, &conErr) && conErr.ConnectionError()
+}
+
+// Function error types that Lambda (or the emulator) reports in the
+// errorType field when the invocation failed outside the handler's control.
+const (
+	timeoutMessage = "Task timed out after"
+)
+
+// functionErrorStatus maps a failed invocation: Lambda ran the function but
+// it did not produce a response (X-Amz-Function-Error, or the emulator's
+// error document). kind is the X-Amz-Function-Error value, if any.
+func functionErrorStatus(kind string, env *responseEnvelope, payload []byte) *status.Status {
+	var fe functionError
+	if env != nil && env.lambdaFn != nil {
+		fe = *env.lambdaFn
+	} else {
+		fe.Message = truncate(payload)
+	}
+	desc := fe.Type
+	if desc == "" {
+		desc = "function error"
+	}
+	if kind != "" {
+		desc += " (" + kind + ")"
+	}
+	msg := fmt.Sprintf("lambda: invocation failed: %s: %s", desc, fe.Message)
+	return status.New(functionErrorCode(fe), msg)
+}
+
+func functionErrorCode(fe functionError) codes.Code {
+	switch {
+	case fe.Type == "Sandbox.Timedout" || strings.Contains(fe.Message, timeoutMessage):
+		// The function ran out of time: as a call past its deadline.
+		return codes.DeadlineExceeded
+	case fe.Type == "Runtime.OutOfMemory" || fe.Type == "Function.ResponseSizeTooLarge":
+		return codes.ResourceExhausted
+	case strings.HasPrefix(fe.Type, "Runtime.") || strings.HasPrefix(fe.Type, "Sandbox."):
+		// The process crashed or could not start: as grpc-go when the server
+		// goes away mid-call.
+		return codes.Unavailable
+	}
+	// A handler that is not a protoc-gen-go-lambda Server returned an error.
+	return codes.Unknown
+}
+
+// nonEnvelopeStatus maps a successful invocation whose payload is not a
+// response envelope. The emulator reports a timeout this way, as plain text.
+func nonEnvelopeStatus(payload []byte) *status.Status {
+	if strings.HasPrefix(strings.TrimSpace(string(payload)), timeoutMessage) {
+		return status.New(codes.DeadlineExceeded, "lambda: invocation failed: "+truncate(payload))
+	}
+	return status.New(codes.Internal, "lambda: the function's response is not a protoc-gen-go-lambda envelope: "+truncate(payload))
+}
+
+// truncate quotes the start of a payload for an error message.
+func truncate(b []byte) string {
+	const max = 256
+	s := strings.TrimSpace(string(b))
+	if len(s) > max {
+		return fmt.Sprintf("%q...", s[:max])
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -1,0 +1,131 @@
+package runtime
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/smithy-go"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// RetryPolicy says how often the AWS SDK may retry one call's invocation.
+//
+// A call is never run twice by surprise. Whatever the policy, an attempt
+// that may have reached the function (a crash, a timeout, a broken
+// connection, a 5xx) is retried only when the method is marked idempotent in
+// its proto definition (option idempotency_level = IDEMPOTENT or
+// NO_SIDE_EFFECTS). An attempt the Lambda service refused before running the
+// function (throttling, a function not ready yet, a refused connection) may
+// be retried for any method.
+type RetryPolicy struct {
+	// MaxAttempts is the most attempts per call, the first included;
+	// 1 turns retries off.
+	MaxAttempts int
+	// MaxBackoff caps the jittered exponential delay between attempts.
+	MaxBackoff time.Duration
+}
+
+// DefaultRetryPolicy is the AWS SDK's standard: three attempts, at most 20
+// seconds apart.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 3, MaxBackoff: 20 * time.Second}
+
+// retryers holds the two SDK retryers of a policy, made once per ClientConn.
+type retryers struct {
+	safe, idempotent func(*lambda.Options)
+	idempotentMethod sync.Map // full method name → bool
+}
+
+func newRetryers(p RetryPolicy) *retryers {
+	if p.MaxAttempts < 1 {
+		p.MaxAttempts = 1
+	}
+	mk := func(retryables []retry.IsErrorRetryable) func(*lambda.Options) {
+		r := retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = p.MaxAttempts
+			if p.MaxBackoff > 0 {
+				o.MaxBackoff = p.MaxBackoff
+			}
+			o.Retryables = retryables
+			// A client-wide token bucket would turn retries off under load
+			// without saying so; the attempt count is the limit.
+			o.RateLimiter = ratelimit.None
+		})
+		return func(o *lambda.Options) { o.Retryer = r }
+	}
+	return &retryers{
+		safe:       mk([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(refusedBeforeRun)}),
+		idempotent: mk(append([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}}, retry.DefaultRetryables...)),
+	}
+}
+
+// forMethod returns the SDK option that installs the method's retryer.
+func (r *retryers) forMethod(method string) func(*lambda.Options) {
+	if v, ok := r.idempotentMethod.Load(method); ok {
+		if v.(bool) {
+			return r.idempotent
+		}
+		return r.safe
+	}
+	idem := isIdempotent(method)
+	r.idempotentMethod.Store(method, idem)
+	if idem {
+		return r.idempotent
+	}
+	return r.safe
+}
+
+// isIdempotent reads the method's idempotency_level from the registry of
+// linked-in proto files, so it works for grpc-generated clients too.
+func isIdempotent(method string) bool {
+	sm, ok := strings.CutPrefix(method, "/")
+	i := strings.LastIndex(sm, "/")
+	if !ok || i < 0 {
+		return false
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(sm[:i]))
+	if err != nil {
+		return false
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return false
+	}
+	md := sd.Methods().ByName(protoreflect.Name(sm[i+1:]))
+	if md == nil {
+		return false
+	}
+	opts, _ := md.Options().(*descriptorpb.MethodOptions)
+	switch opts.GetIdempotencyLevel() {
+	case descriptorpb.MethodOptions_IDEMPOTENT, descriptorpb.MethodOptions_NO_SIDE_EFFECTS:
+		return true
+	}
+	return false
+}
+
+// refusedBeforeRun says whether an attempt's error proves the function did
+// not run: the service refused the invocation, or no connection was made.
+func refusedBeforeRun(err error) aws.Ternary {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "TooManyRequestsException", "ThrottlingException", "ResourceNotReadyException",
+			"ResourceConflictException", "EC2ThrottledException":
+			return aws.TrueTernary
+		}
+		return aws.FalseTernary
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return aws.TrueTernary
+	}
+	return aws.FalseTernary
+}
