@@ -1,9 +1,5 @@
 package runtime
 
-// Version is the version of protoc-gen-go-lambda and of this package; the
-// plugin prints it and writes it into generated files.
-const Version = "0.1.0"
-
 // SupportPackageIsVersion1 is referenced by generated code. A generated file
 // that needs a newer runtime fails to compile against an older one, with this
 // name in the message, instead of misbehaving. New versions add constants;
