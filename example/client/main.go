@@ -171,4 +171,3 @@ func summarize(o *ordersv1.Order) string {
 	}
 	return fmt.Sprintf("order %s: %d item(s), total %d.%02d, %s", o.GetId(), len(o.GetItems()), o.GetTotalCents()/100, o.GetTotalCents()%100, o.GetStatus())
 }
-
