@@ -44,6 +44,17 @@ type Options struct {
 	PackageSuffix string
 }
 
+// Set sets the parameter name to value; it is protogen.Options.ParamFunc.
+// Parameters protogen knows itself (paths, module, M...) never reach it.
+func (o *Options) Set(name, value string) error {
+	switch name {
+	case "package_suffix":
+		o.PackageSuffix = value
+		return nil
+	}
+	return fmt.Errorf("unknown parameter %q (known: package_suffix)", name)
+}
+
 // Generate writes a file for every requested proto file that has services.
 func Generate(gen *protogen.Plugin, opts Options) error {
 	gen.SupportedFeatures = uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL) |

@@ -5,7 +5,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 
@@ -42,9 +41,7 @@ func main() {
 		os.Exit(2)
 	}
 	var opts generator.Options
-	var flags flag.FlagSet
-	flags.StringVar(&opts.PackageSuffix, "package_suffix", "", "generate into a sub-package <package><suffix>")
-	protogen.Options{ParamFunc: flags.Set}.Run(func(gen *protogen.Plugin) error {
+	protogen.Options{ParamFunc: opts.Set}.Run(func(gen *protogen.Plugin) error {
 		return generator.Generate(gen, opts)
 	})
 }

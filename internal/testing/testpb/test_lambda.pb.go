@@ -18,8 +18,8 @@ import (
 // with the runtime package it is compiled against.
 const _ = runtime.SupportPackageIsVersion1
 
-// Full method names of the lambdatest.v1.TestService service, as carried in the Lambda
-// envelope and passed to interceptors.
+// Full method names of the lambdatest.v1.TestService service, as carried in the
+// Lambda envelope and passed to interceptors.
 const (
 	TestServiceLambda_Echo_FullMethodName   = "/lambdatest.v1.TestService/Echo"
 	TestServiceLambda_Sleep_FullMethodName  = "/lambdatest.v1.TestService/Sleep"
@@ -56,8 +56,8 @@ type testServiceLambdaClient struct {
 	cc grpc.ClientConnInterface
 }
 
-// NewTestServiceLambdaClient returns a TestServiceLambdaClient that calls through cc, usually a
-// runtime.ClientConn; a *grpc.ClientConn works too.
+// NewTestServiceLambdaClient returns a client of the TestService service that calls
+// through cc, usually a runtime.ClientConn; a *grpc.ClientConn works too.
 func NewTestServiceLambdaClient(cc grpc.ClientConnInterface) TestServiceLambdaClient {
 	return &testServiceLambdaClient{cc}
 }

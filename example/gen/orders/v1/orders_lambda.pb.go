@@ -18,8 +18,8 @@ import (
 // with the runtime package it is compiled against.
 const _ = runtime.SupportPackageIsVersion1
 
-// Full method names of the example.orders.v1.OrderService service, as carried in the Lambda
-// envelope and passed to interceptors.
+// Full method names of the example.orders.v1.OrderService service, as carried in the
+// Lambda envelope and passed to interceptors.
 const (
 	OrderServiceLambda_GetOrder_FullMethodName    = "/example.orders.v1.OrderService/GetOrder"
 	OrderServiceLambda_CreateOrder_FullMethodName = "/example.orders.v1.OrderService/CreateOrder"
@@ -57,8 +57,8 @@ type orderServiceLambdaClient struct {
 	cc grpc.ClientConnInterface
 }
 
-// NewOrderServiceLambdaClient returns a OrderServiceLambdaClient that calls through cc, usually a
-// runtime.ClientConn; a *grpc.ClientConn works too.
+// NewOrderServiceLambdaClient returns a client of the OrderService service that calls
+// through cc, usually a runtime.ClientConn; a *grpc.ClientConn works too.
 func NewOrderServiceLambdaClient(cc grpc.ClientConnInterface) OrderServiceLambdaClient {
 	return &orderServiceLambdaClient{cc}
 }
