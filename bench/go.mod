@@ -6,7 +6,7 @@ replace github.com/protoc-gen-go-lambda/protoc-gen-go-lambda => ../
 
 require (
 	connectrpc.com/connect v1.21.1
-	github.com/aws/aws-lambda-go v1.41.0
+	github.com/aws/aws-lambda-go v1.55.1
 	github.com/awslabs/aws-lambda-go-api-proxy v0.16.2
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
 	google.golang.org/genproto/googleapis/api v0.0.0-20261026165753-2ffab32bce7e

@@ -25,8 +25,8 @@ type size struct {
 // sizes lists the benchmark's sizes, smallest first.
 var sizes = []size{
 	{name: "small", target: 100, items: 1},
-	{name: "medium", target: 10 << 10, items: 48, full: true},
-	{name: "large", target: 1 << 20, items: 5000, full: true},
+	{name: "medium", target: 10 << 10, items: 93, full: true},
+	{name: "large", target: 1 << 20, items: 9900, full: true},
 }
 
 // Word lists from which item names and categories are composed.

@@ -43,18 +43,18 @@ func setupFloor(_ testing.TB, srv benchv1.BenchServiceServer) call {
 
 // encodeBase64Proto returns m in the binary protobuf encoding, as standard
 // base64 text.
-func encodeBase64Proto(m proto.Message) (string, error) {
+func encodeBase64Proto(m proto.Message) ([]byte, error) {
 	b, err := proto.Marshal(m)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return base64.StdEncoding.EncodeToString(b), nil
+	return base64.StdEncoding.AppendEncode(nil, b), nil
 }
 
 // decodeBase64Proto decodes standard base64 text holding a binary protobuf
 // message into m.
-func decodeBase64Proto(text string, m proto.Message) error {
-	b, err := base64.StdEncoding.DecodeString(text)
+func decodeBase64Proto(text []byte, m proto.Message) error {
+	b, err := base64.StdEncoding.AppendDecode(nil, text)
 	if err != nil {
 		return err
 	}
