@@ -20,6 +20,8 @@ GOBIN=$bin go install "google.golang.org/protobuf/cmd/protoc-gen-go@${PROTOC_GEN
 GOBIN=$bin go install "google.golang.org/grpc/cmd/protoc-gen-go-grpc@${PROTOC_GEN_GO_GRPC_VERSION}"
 GOBIN=$bin go install "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@${PROTOC_GEN_GRPC_GATEWAY_VERSION}"
 GOBIN=$bin go install "connectrpc.com/connect/cmd/protoc-gen-connect-go@${PROTOC_GEN_CONNECT_GO_VERSION}"
+# protoc-gen-go-lambda itself, from this checkout.
+(cd .. && GOBIN=$bin go install ./cmd/protoc-gen-go-lambda)
 
 rm -rf gen
 mkdir gen
@@ -29,4 +31,5 @@ PATH="$bin:$PATH" protoc \
   --go-grpc_out=gen --go-grpc_opt=paths=source_relative \
   --grpc-gateway_out=gen --grpc-gateway_opt=paths=source_relative \
   --connect-go_out=gen --connect-go_opt=paths=source_relative,simple=true \
+  --go-lambda_out=gen --go-lambda_opt=paths=source_relative \
   proto/bench/v1/bench.proto

@@ -25,10 +25,9 @@ type path struct {
 // function in a path_<name>_test.go file and add a line here.
 var paths = []path{
 	{name: "floor", setup: setupFloor},
-	// The product's own paths go here, once the runtime and generator exist:
-	// {name: "lambda", setup: setupLambda},
-	// {name: "lambda-json", setup: setupLambdaJSON},
-	// {name: "lambda-sdk", setup: setupLambdaSDK},
+	{name: "lambda", setup: setupLambda},
+	{name: "lambda-json", setup: setupLambdaJSON},
+	{name: "lambda-sdk", setup: setupLambdaSDK},
 	{name: "gateway", setup: setupGateway},
 	{name: "connect", setup: setupConnect},
 	{name: "grpc", setup: setupGRPC},
