@@ -32,6 +32,8 @@ type Invoker interface {
 type ClientConn struct {
 	invoker      Invoker
 	functionName string
+	fnName       *string // the Invoke input's FunctionName and Qualifier,
+	qualifier    *string // allocated once and only read by the SDK
 	opts         clientOptions
 	interceptor  grpc.UnaryClientInterceptor
 	unary        grpc.UnaryInvoker // cc.invoke, bound once
@@ -44,6 +46,10 @@ var _ grpc.ClientConnInterface = (*ClientConn)(nil)
 // ARN or partial ARN, as the Invoke API takes) through invoker.
 func NewClientConn(invoker Invoker, functionName string, opts ...ClientOption) *ClientConn {
 	cc := &ClientConn{invoker: invoker, functionName: functionName, opts: newClientOptions(opts)}
+	cc.fnName = aws.String(functionName)
+	if cc.opts.qualifier != "" {
+		cc.qualifier = aws.String(cc.opts.qualifier)
+	}
 	cc.interceptor = chainUnaryClientInterceptors(cc.opts.interceptors)
 	cc.retry = newRetryers(cc.opts.retry)
 	cc.unary = func(ctx context.Context, method string, req, reply any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
@@ -131,34 +137,31 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 	if err != nil {
 		return err
 	}
-	body, err := marshalMessage(args, cc.opts.jsonMode)
+	buf, err := marshalMessage(args, cc.opts.jsonMode)
 	if err != nil {
 		return status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
 	}
+	defer buf.free()
+	body := buf.b
 	if len(body) > ci.maxSend {
-		putBuffer(body, cc.opts.jsonMode)
 		return status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", len(body), ci.maxSend)
 	}
 	var timeout time.Duration
 	if d, ok := ctx.Deadline(); ok {
 		if timeout = time.Until(d); timeout <= 0 {
-			putBuffer(body, cc.opts.jsonMode)
 			return status.FromContextError(context.DeadlineExceeded).Err()
 		}
 	}
 	payload := appendRequest(make([]byte, 0, requestSize(method, md, len(body), cc.opts.jsonMode)), method, timeout, md, body, cc.opts.jsonMode)
-	putBuffer(body, cc.opts.jsonMode)
 	if len(payload) > MaxPayloadSize {
 		return status.Errorf(codes.ResourceExhausted, "lambda: request payload of %d bytes exceeds the Lambda limit of %d bytes for a synchronous invocation", len(payload), MaxPayloadSize)
 	}
 
 	in := &lambda.InvokeInput{
-		FunctionName:   aws.String(cc.functionName),
+		FunctionName:   cc.fnName,
+		Qualifier:      cc.qualifier,
 		InvocationType: types.InvocationTypeRequestResponse,
 		Payload:        payload,
-	}
-	if cc.opts.qualifier != "" {
-		in.Qualifier = aws.String(cc.opts.qualifier)
 	}
 	out, err := cc.invoker.Invoke(ctx, in, cc.retry.forMethod(method))
 	if err != nil {

@@ -17,23 +17,32 @@ var (
 	jsonUnmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
 )
 
-// bufPool holds scratch buffers for serialized messages, which live only
-// until they are base64-encoded into an envelope or unmarshalled.
-var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+// buffer is a scratch buffer for a serialized message, which lives only
+// until it is base64-encoded into an envelope or unmarshalled. Binary-mode
+// buffers come from a pool; the holder is pooled with the bytes so that
+// returning one does not allocate.
+type buffer struct {
+	b      []byte
+	pooled bool
+}
+
+var bufPool = sync.Pool{New: func() any { return &buffer{pooled: true} }}
 
 // maxPooledBuffer keeps rare huge buffers from being pinned in the pool.
 const maxPooledBuffer = 1 << 20
 
-func getBuffer() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+func getBuffer() *buffer {
+	buf := bufPool.Get().(*buffer)
+	buf.b = buf.b[:0]
+	return buf
+}
 
-// putBuffer returns a buffer from getBuffer (binary mode only; protojson
-// allocates its own).
-func putBuffer(b []byte, jsonMode bool) {
-	if jsonMode || cap(b) == 0 || cap(b) > maxPooledBuffer {
+// free returns a pooled buffer; buf must not be used afterwards.
+func (buf *buffer) free() {
+	if !buf.pooled || cap(buf.b) > maxPooledBuffer {
 		return
 	}
-	b = b[:0]
-	bufPool.Put(&b)
+	bufPool.Put(buf)
 }
 
 func asMessage(v any) (proto.Message, error) {
@@ -45,15 +54,22 @@ func asMessage(v any) (proto.Message, error) {
 }
 
 // marshalMessage serializes v; in binary mode into a pooled buffer.
-func marshalMessage(v any, jsonMode bool) ([]byte, error) {
+func marshalMessage(v any, jsonMode bool) (*buffer, error) {
 	m, err := asMessage(v)
 	if err != nil {
 		return nil, err
 	}
 	if jsonMode {
-		return jsonMarshal.Marshal(m)
+		b, err := jsonMarshal.Marshal(m)
+		return &buffer{b: b}, err
 	}
-	return proto.MarshalOptions{}.MarshalAppend(getBuffer(), m)
+	buf := getBuffer()
+	buf.b, err = proto.MarshalOptions{}.MarshalAppend(buf.b, m)
+	if err != nil {
+		buf.free()
+		return nil, err
+	}
+	return buf, nil
 }
 
 // base64DecodedLen is the exact decoded length of well-formed base64 text,
@@ -85,13 +101,13 @@ func unmarshalBody(b64, jsonText []byte, jsonMode bool, v any, maxSize int) erro
 	if n := base64DecodedLen(b64); n > maxSize {
 		return status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, maxSize)
 	}
-	buf, err := decodeBase64(getBuffer(), b64)
-	if err != nil {
-		putBuffer(buf, false)
+	buf := getBuffer()
+	defer buf.free()
+	var err error
+	if buf.b, err = decodeBase64(buf.b, b64); err != nil {
 		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: body is not valid base64: %v", err)
 	}
-	err = proto.Unmarshal(buf, m)
-	putBuffer(buf, false)
+	err = proto.Unmarshal(buf.b, m)
 	if err != nil {
 		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
 	}

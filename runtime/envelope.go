@@ -99,13 +99,22 @@ func metadataSize(md metadata.MD) int {
 	return n
 }
 
-// parseRequest decodes a request envelope. It checks the syntax only; the
-// server decides what the fields mean.
-func parseRequest(payload []byte) (*requestEnvelope, error) {
-	env := &requestEnvelope{}
+// parseRequest decodes a request envelope into env. It checks the syntax
+// only; the server decides what the fields mean.
+func parseRequest(payload []byte, env *requestEnvelope) error {
 	r := &jsonReader{data: payload}
-	err := r.object(func(key []byte) error {
-		var err error
+	if err := r.expect('{'); err != nil {
+		return err
+	}
+	it := objectIter{r: r}
+	for {
+		key, ok, err := it.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return r.end()
+		}
 		switch string(key) {
 		case "v":
 			env.version, err = r.int()
@@ -115,7 +124,7 @@ func parseRequest(payload []byte) (*requestEnvelope, error) {
 			env.method = string(m)
 		case "timeout_ms":
 			if r.null() {
-				return nil
+				continue
 			}
 			var ms float64
 			ms, err = r.float()
@@ -128,28 +137,23 @@ func parseRequest(payload []byte) (*requestEnvelope, error) {
 			env.md, err = readMetadata(r)
 		case "body":
 			if r.null() {
-				return nil
+				continue
 			}
 			env.body, err = r.str()
 			env.hasBody = true
 		case "json":
 			if r.null() {
-				return nil
+				continue
 			}
 			env.json, err = r.skip()
 			env.hasJSON = true
 		default:
 			_, err = r.skip()
 		}
-		return err
-	})
-	if err == nil {
-		err = r.end()
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	return env, nil
 }
 
 // appendResponse writes a response envelope. details is a serialized
@@ -194,9 +198,33 @@ func parseResponse(payload []byte) (*responseEnvelope, error) {
 	env := &responseEnvelope{}
 	var fnErr functionError
 	var isFnErr bool
+	if err := readResponse(payload, env, &fnErr, &isFnErr); err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotEnvelope, err)
+	}
+	if env.version == 0 && isFnErr {
+		env.lambdaFn = &fnErr
+		return env, nil
+	}
+	if env.version == 0 {
+		return nil, fmt.Errorf("%w: no \"v\" field", errNotEnvelope)
+	}
+	return env, nil
+}
+
+func readResponse(payload []byte, env *responseEnvelope, fnErr *functionError, isFnErr *bool) error {
 	r := &jsonReader{data: payload}
-	err := r.object(func(key []byte) error {
-		var err error
+	if err := r.expect('{'); err != nil {
+		return err
+	}
+	it := objectIter{r: r}
+	for {
+		key, ok, err := it.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return r.end()
+		}
 		switch string(key) {
 		case "v":
 			env.version, err = r.int()
@@ -208,30 +236,27 @@ func parseResponse(payload []byte) (*responseEnvelope, error) {
 			m, err = r.str()
 			env.message = string(m)
 		case "details":
-			if r.null() {
-				return nil
+			if !r.null() {
+				env.details, err = r.str()
 			}
-			env.details, err = r.str()
 		case "header":
 			env.header, err = readMetadata(r)
 		case "trailer":
 			env.trailer, err = readMetadata(r)
 		case "body":
-			if r.null() {
-				return nil
+			if !r.null() {
+				env.body, err = r.str()
+				env.hasBody = true
 			}
-			env.body, err = r.str()
-			env.hasBody = true
 		case "json":
-			if r.null() {
-				return nil
+			if !r.null() {
+				env.json, err = r.skip()
+				env.hasJSON = true
 			}
-			env.json, err = r.skip()
-			env.hasJSON = true
 		case "errorMessage", "errorType":
-			isFnErr = true
+			*isFnErr = true
 			if r.null() {
-				return nil
+				continue
 			}
 			var s []byte
 			if s, err = r.str(); err == nil {
@@ -244,20 +269,8 @@ func parseResponse(payload []byte) (*responseEnvelope, error) {
 		default:
 			_, err = r.skip()
 		}
-		return err
-	})
-	if err == nil {
-		err = r.end()
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errNotEnvelope, err)
-	}
-	if env.version == 0 && isFnErr {
-		env.lambdaFn = &fnErr
-		return env, nil
-	}
-	if env.version == 0 {
-		return nil, fmt.Errorf("%w: no \"v\" field", errNotEnvelope)
-	}
-	return env, nil
 }

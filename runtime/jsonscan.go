@@ -72,33 +72,49 @@ func (r *jsonReader) object(field func(key []byte) error) error {
 	if err := r.expect('{'); err != nil {
 		return err
 	}
-	if r.peek() == '}' {
-		r.pos++
-		return nil
-	}
+	it := objectIter{r: r}
 	for {
-		key, err := r.str()
-		if err != nil {
-			return err
-		}
-		if err := r.expect(':'); err != nil {
+		key, ok, err := it.next()
+		if err != nil || !ok {
 			return err
 		}
 		if err := field(key); err != nil {
 			return err
 		}
-		switch r.peek() {
-		case ',':
-			r.pos++
-		case '}':
-			r.pos++
-			return nil
-		case 0:
-			return r.errorf("unexpected end of input in object")
-		default:
-			return r.errorf("unexpected %q in object", r.data[r.pos])
-		}
 	}
+}
+
+// objectIter walks the members of an object whose '{' has been consumed,
+// without the closure object needs: the envelope's own fields are read this
+// way on every call.
+type objectIter struct {
+	r       *jsonReader
+	started bool
+}
+
+// next returns the next member's key, with the reader at its value, or
+// ok false after the closing brace.
+func (it *objectIter) next() (key []byte, ok bool, err error) {
+	r := it.r
+	switch c := r.peek(); {
+	case c == '}':
+		r.pos++
+		return nil, false, nil
+	case it.started && c == ',':
+		r.pos++
+	case it.started && c == 0:
+		return nil, false, r.errorf("unexpected end of input in object")
+	case it.started:
+		return nil, false, r.errorf("unexpected %q in object", c)
+	}
+	it.started = true
+	if key, err = r.str(); err != nil {
+		return nil, false, err
+	}
+	if err := r.expect(':'); err != nil {
+		return nil, false, err
+	}
+	return key, true, nil
 }
 
 // array calls elem for each element of an array; elem must consume it.

@@ -138,11 +138,12 @@ func (s *Server) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return s.serve(ctx, payload), nil
 }
 
-// call is the state of one invocation.
+// call is the state of one invocation, allocated once.
 type call struct {
 	srv      *Server
-	env      *requestEnvelope
+	env      requestEnvelope
 	jsonMode bool
+	stream   serverStream
 }
 
 func (s *Server) serve(ctx context.Context, payload []byte) (out []byte) {
@@ -154,19 +155,19 @@ func (s *Server) serve(ctx context.Context, payload []byte) (out []byte) {
 			out = s.statusResponse(status.New(codes.Internal, fmt.Sprintf("lambda: internal error: %v", p)), nil, nil, jsonMode)
 		}
 	}()
-	env, err := parseRequest(payload)
-	if err != nil {
+	c := &call{srv: s}
+	if err := parseRequest(payload, &c.env); err != nil {
 		return s.statusResponse(status.New(codes.Internal, "lambda: malformed request envelope: "+err.Error()), nil, nil, false)
 	}
-	jsonMode = env.hasJSON
-	if st := checkRequest(env); st != nil {
+	jsonMode = c.env.hasJSON
+	c.jsonMode = jsonMode
+	if st := checkRequest(&c.env); st != nil {
 		return s.statusResponse(st, nil, nil, jsonMode)
 	}
-	rt, st := s.lookup(env.method)
+	rt, st := s.lookup(c.env.method)
 	if st != nil {
 		return s.statusResponse(st, nil, nil, jsonMode)
 	}
-	c := &call{srv: s, env: env, jsonMode: jsonMode}
 	return c.run(ctx, rt)
 }
 
@@ -228,7 +229,8 @@ func (c *call) run(ctx context.Context, r *route) []byte {
 	s := c.srv
 	ctx, cancel := c.handlerContext(ctx)
 	defer cancel()
-	stream := &serverStream{method: r.method}
+	stream := &c.stream
+	stream.method = r.method
 	ctx = grpc.NewContextWithServerTransportStream(ctx, stream)
 	md := c.env.md
 	if md == nil {
@@ -238,7 +240,9 @@ func (c *call) run(ctx context.Context, r *route) []byte {
 
 	var res result
 	handlerDone := true
-	if ctx.Done() == nil {
+	if _, ok := ctx.Deadline(); !ok {
+		// Without a deadline nothing can end the call early but the handler
+		// itself, which sees its context's cancellation.
 		res = c.handle(ctx, r)
 	} else {
 		// The handler runs on its own goroutine so that one that ignores its
@@ -261,12 +265,12 @@ func (c *call) run(ctx context.Context, r *route) []byte {
 	if res.err != nil {
 		return s.statusResponse(toStatus(res.err), header, trailer, c.jsonMode)
 	}
-	body, st := s.marshal(res.resp, c.jsonMode)
+	buf, st := s.marshal(res.resp, c.jsonMode)
 	if st != nil {
 		return s.statusResponse(st, header, trailer, c.jsonMode)
 	}
-	out := appendResponse(make([]byte, 0, responseSize(len(body), header, trailer, c.jsonMode)), 0, "", nil, header, trailer, body, c.jsonMode)
-	putBuffer(body, c.jsonMode)
+	out := appendResponse(make([]byte, 0, responseSize(len(buf.b), header, trailer, c.jsonMode)), 0, "", nil, header, trailer, buf.b, c.jsonMode)
+	buf.free()
 	if len(out) > MaxPayloadSize {
 		return s.statusResponse(status.Newf(codes.ResourceExhausted, "lambda: response payload of %d bytes exceeds the Lambda limit of %d bytes", len(out), MaxPayloadSize), header, trailer, c.jsonMode)
 	}
@@ -286,6 +290,10 @@ func (c *call) handlerContext(ctx context.Context) (context.Context, context.Can
 		}
 	}
 	if deadline.IsZero() {
+		if ctx.Done() == nil {
+			// Nothing can cancel the call: save the context (an allocation).
+			return ctx, func() {}
+		}
 		return context.WithCancel(ctx)
 	}
 	return context.WithDeadline(ctx, deadline)
@@ -306,7 +314,7 @@ func (c *call) handle(ctx context.Context, r *route) (res result) {
 
 // decode is the handler's dec function: it reads the request body into m.
 func (c *call) decode(m any) error {
-	return unmarshalRequest(c.env, m, c.srv.opts.maxRecvMsgSize)
+	return unmarshalRequest(&c.env, m, c.srv.opts.maxRecvMsgSize)
 }
 
 // toStatus converts a handler error as grpc-go's server does: a status error
@@ -319,15 +327,16 @@ func toStatus(err error) *status.Status {
 	return status.FromContextError(err)
 }
 
-func (s *Server) marshal(resp any, jsonMode bool) ([]byte, *status.Status) {
-	body, err := marshalMessage(resp, jsonMode)
+func (s *Server) marshal(resp any, jsonMode bool) (*buffer, *status.Status) {
+	buf, err := marshalMessage(resp, jsonMode)
 	if err != nil {
 		return nil, status.Newf(codes.Internal, "grpc: error while marshaling: %v", err)
 	}
-	if len(body) > s.opts.maxSendMsgSize {
-		return nil, status.Newf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", len(body), s.opts.maxSendMsgSize)
+	if n := len(buf.b); n > s.opts.maxSendMsgSize {
+		buf.free()
+		return nil, status.Newf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", n, s.opts.maxSendMsgSize)
 	}
-	return body, nil
+	return buf, nil
 }
 
 // statusResponse writes a response envelope for a non-OK status.
