@@ -1,13 +1,19 @@
 package runtime
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -24,6 +30,9 @@ var apiErrorCodes = map[string]codes.Code{
 	"ServiceException":          codes.Unavailable,
 	"ResourceConflictException": codes.Unavailable,
 	"ResourceNotReadyException": codes.Unavailable,
+	// A SnapStart function still initialising: ResourceNotReadyException's
+	// twin, but HTTP 409, which grpc's mapping leaves UNKNOWN.
+	"SnapStartNotReadyException": codes.Unavailable,
 	// The function (or its version or alias) does not exist: as a gRPC server
 	// without the service, UNIMPLEMENTED (grpc's mapping of HTTP 404).
 	"ResourceNotFoundException": codes.Unimplemented,
@@ -71,7 +80,9 @@ func invokeErrorStatus(err error) *status.Status {
 	switch {
 	case errors.As(err, &apiErr) && apiErrorCodes[apiErr.ErrorCode()] != codes.OK:
 		code = apiErrorCodes[apiErr.ErrorCode()]
-	case errors.As(err, &respErr):
+	case errors.As(err, &respErr) && respErr.HTTPStatusCode() != 0:
+		// (The SDK reports a request that got no answer as a response error
+		// with status 0: that is the next case.)
 		code = httpStatusCode(respErr.HTTPStatusCode())
 	case errors.As(err, &netErr), isConnectionError(err):
 		// No answer from the service: as grpc-go on a broken connection.
@@ -126,6 +137,47 @@ func functionErrorCode(fe functionError) codes.Code {
 	}
 	// A handler that is not a protoc-gen-go-lambda Server returned an error.
 	return codes.Unknown
+}
+
+// addEmulatorFunctionErrors installs emulatorFunctionErrors in an Invoke
+// call's SDK middleware stack, innermost, so that it sees the raw response
+// before the SDK decodes it.
+func addEmulatorFunctionErrors(stack *middleware.Stack) error {
+	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("protoc-gen-go-lambda/EmulatorFunctionErrors", emulatorFunctionErrors), middleware.After)
+}
+
+// emulatorFunctionErrors reads the Lambda Runtime Interface Emulator's report
+// of a failed invocation as real Lambda's. Lambda answers an invocation whose
+// runtime crashed with HTTP 200, X-Amz-Function-Error and an error document
+// ({"errorType":"Runtime.ExitError","errorMessage":...}); the emulator sends
+// the same document with HTTP 502 and no X-Amz-Function-Error. Left alone,
+// the SDK decodes that as an API error named "UnknownError", dropping the
+// document, and an idempotent method's retryer would run the call again.
+// The Lambda API's own 502 errors always name themselves in X-Amzn-ErrorType,
+// so they are left alone.
+func emulatorFunctionErrors(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+	out, md, err := next.HandleDeserialize(ctx, in)
+	resp, ok := out.RawResponse.(*smithyhttp.Response)
+	if err != nil || !ok || resp.StatusCode != http.StatusBadGateway || resp.Body == nil ||
+		resp.Header.Get("X-Amzn-ErrorType") != "" || resp.Header.Get("X-Amz-Function-Error") != "" {
+		return out, md, err
+	}
+	// Error documents are small; read a little more than the largest one the
+	// emulator writes, and hand anything else on unchanged.
+	const maxDocument = 64 << 10
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
+	if env, perr := parseResponse(body); rerr == nil && len(body) <= maxDocument && perr == nil && env.lambdaFn != nil && env.lambdaFn.Type != "" {
+		resp.Body.Close()
+		resp.StatusCode = http.StatusOK
+		resp.Header.Set("X-Amz-Function-Error", "Unhandled")
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return out, md, err
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	return out, md, err
 }
 
 // nonEnvelopeStatus maps a successful invocation whose payload is not a

@@ -59,15 +59,29 @@ func newRetryers(p RetryPolicy) *retryers {
 			// without saying so; the attempt count is the limit.
 			o.RateLimiter = ratelimit.None
 		})
-		return func(o *lambda.Options) { o.Retryer = r }
+		return func(o *lambda.Options) {
+			o.Retryer = r
+			o.APIOptions = append(o.APIOptions[:len(o.APIOptions):len(o.APIOptions)], addEmulatorFunctionErrors)
+		}
 	}
+	// An idempotent method is retried on whatever any method is retried on
+	// (the SDK's defaults miss ResourceConflictException, for one), and on the
+	// SDK's default rules besides.
+	alsoRefused := retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+		if refusedBeforeRun(err) == aws.TrueTernary {
+			return aws.TrueTernary
+		}
+		return aws.UnknownTernary
+	})
 	return &retryers{
-		safe:       mk([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(refusedBeforeRun)}),
-		idempotent: mk(append([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}}, retry.DefaultRetryables...)),
+		safe:       mk([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.IsErrorRetryableFunc(refusedBeforeRun)}),
+		idempotent: mk(append([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}, alsoRefused}, retry.DefaultRetryables...)),
 	}
 }
 
-// forMethod returns the SDK option that installs the method's retryer.
+// forMethod returns the SDK option that installs the method's retryer, and
+// the reading of the emulator's function errors (errors.go) that it relies
+// on not to retry a call that ran.
 func (r *retryers) forMethod(method string) func(*lambda.Options) {
 	if v, ok := r.idempotentMethod.Load(method); ok {
 		if v.(bool) {
@@ -114,11 +128,17 @@ func isIdempotent(method string) bool {
 // refusedBeforeRun says whether an attempt's error proves the function did
 // not run: the service refused the invocation, or no connection was made.
 func refusedBeforeRun(err error) aws.Ternary {
+	// HTTP 429 Too Many Requests refuses a request unprocessed, whoever
+	// answers it (Lambda names it TooManyRequestsException; a proxy may not).
+	var respErr interface{ HTTPStatusCode() int }
+	if errors.As(err, &respErr) && respErr.HTTPStatusCode() == 429 {
+		return aws.TrueTernary
+	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		switch apiErr.ErrorCode() {
 		case "TooManyRequestsException", "ThrottlingException", "ResourceNotReadyException",
-			"ResourceConflictException", "EC2ThrottledException":
+			"ResourceConflictException", "EC2ThrottledException", "SnapStartNotReadyException":
 			return aws.TrueTernary
 		}
 		return aws.FalseTernary

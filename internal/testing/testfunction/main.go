@@ -1,9 +1,17 @@
 // Command testfunction is TestService as a Lambda function, for the
 // end-to-end tests under the Lambda Runtime Interface Emulator. Unlike the
 // example, its Exit method really ends the process.
+//
+// With LAMBDATEST_IGNORE_LAMBDA_DEADLINE=1 in its environment, the function
+// serves every invocation with a context stripped of Lambda's deadline, so
+// the runtime cannot answer DEADLINE_EXCEEDED before Lambda's own function
+// timeout: a handler that ignores its context then runs into that timeout,
+// and Lambda (or the emulator) ends the invocation itself. The end-to-end
+// tests use it to produce the "Task timed out" outcome on demand.
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -13,5 +21,17 @@ import (
 )
 
 func main() {
-	lambda.Start(testpb.NewTestServiceLambdaHandler(&testserver.Server{ExitProcess: os.Exit}))
+	var h lambda.Handler = testpb.NewTestServiceLambdaHandler(&testserver.Server{ExitProcess: os.Exit})
+	if os.Getenv("LAMBDATEST_IGNORE_LAMBDA_DEADLINE") == "1" {
+		h = withoutDeadline{h}
+	}
+	lambda.Start(h)
+}
+
+// withoutDeadline serves invocations with a context that keeps Lambda's
+// values (lambdacontext) but not its deadline.
+type withoutDeadline struct{ h lambda.Handler }
+
+func (w withoutDeadline) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return w.h.Invoke(context.WithoutCancel(ctx), payload)
 }
