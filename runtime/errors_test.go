@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -178,6 +182,7 @@ var errorMappingRows = []struct {
 	{"KMSAccessDeniedException", lambdaAPIError(502, "KMSAccessDeniedException", "Lambda was unable to decrypt the environment variables because KMS access was denied."), codes.Unavailable, "KMSAccessDeniedException", idempotentOnly},
 	{"KMSDisabledException", lambdaAPIError(502, "KMSDisabledException", "The KMS key is disabled."), codes.Unavailable, "KMSDisabledException", idempotentOnly},
 	{"KMSInvalidStateException", lambdaAPIError(502, "KMSInvalidStateException", "The KMS key is in an invalid state."), codes.Unavailable, "KMSInvalidStateException", idempotentOnly},
+	{"ENINotReadyException", lambdaAPIError(502, "ENINotReadyException", "Lambda was not able to create an elastic network interface yet."), codes.Unavailable, "ENINotReadyException", idempotentOnly},
 	{"KMSNotFoundException", lambdaAPIError(502, "KMSNotFoundException", "The KMS key was not found."), codes.Unavailable, "KMSNotFoundException", idempotentOnly},
 
 	// The function does not exist, or the request cannot be served as is.
@@ -193,6 +198,10 @@ var errorMappingRows = []struct {
 	{"EFSMountConnectivityException", lambdaAPIError(408, "EFSMountConnectivityException", "The function couldn't reach the file system."), codes.Unknown, "EFSMountConnectivityException", neverRetried},
 	{"EFSMountTimeoutException", lambdaAPIError(408, "EFSMountTimeoutException", "Mounting the file system timed out."), codes.Unknown, "EFSMountTimeoutException", neverRetried},
 	{"EFSIOException", lambdaAPIError(410, "EFSIOException", "An error occurred when reading from or writing to the file system."), codes.Unknown, "EFSIOException", neverRetried},
+	{"S3FilesMountFailureException", lambdaAPIError(403, "S3FilesMountFailureException", "The function couldn't mount the file system."), codes.PermissionDenied, "S3FilesMountFailureException", neverRetried},
+	{"S3FilesMountConnectivityException", lambdaAPIError(408, "S3FilesMountConnectivityException", "The function couldn't reach the file system."), codes.Unknown, "S3FilesMountConnectivityException", neverRetried},
+	{"S3FilesMountTimeoutException", lambdaAPIError(408, "S3FilesMountTimeoutException", "Mounting the file system timed out."), codes.Unknown, "S3FilesMountTimeoutException", neverRetried},
+	{"DurableExecutionAlreadyStartedException", lambdaAPIError(409, "DurableExecutionAlreadyStartedException", "A durable execution with this name already started."), codes.Unknown, "DurableExecutionAlreadyStartedException", neverRetried},
 	{"SnapStartTimeoutException", lambdaAPIError(408, "SnapStartTimeoutException", "Restoring the snapshot timed out."), codes.Unknown, "SnapStartTimeoutException", neverRetried},
 
 	// The caller's identity.
@@ -208,12 +217,12 @@ var errorMappingRows = []struct {
 
 	// HTTP errors without an Invoke API error type (a proxy, a load
 	// balancer): grpc's HTTP to gRPC mapping.
-	{"HTTP 401", invokeAPIAnswer{status: 401}, codes.Unauthenticated, "StatusCode: 401", neverRetried},
-	{"HTTP 429", invokeAPIAnswer{status: 429, body: "slow down"}, codes.Unavailable, "StatusCode: 429", alwaysRetried},
-	{"HTTP 500", invokeAPIAnswer{status: 500}, codes.Unknown, "StatusCode: 500", idempotentOnly},
-	{"HTTP 502", invokeAPIAnswer{status: 502, body: "<html>Bad Gateway</html>"}, codes.Unavailable, "StatusCode: 502", idempotentOnly},
-	{"HTTP 503", invokeAPIAnswer{status: 503}, codes.Unavailable, "StatusCode: 503", idempotentOnly},
-	{"HTTP 504", invokeAPIAnswer{status: 504}, codes.Unavailable, "StatusCode: 504", idempotentOnly},
+	{"HTTP401", invokeAPIAnswer{status: 401}, codes.Unauthenticated, "StatusCode: 401", neverRetried},
+	{"HTTP429", invokeAPIAnswer{status: 429, body: "slow down"}, codes.Unavailable, "StatusCode: 429", alwaysRetried},
+	{"HTTP500", invokeAPIAnswer{status: 500}, codes.Unknown, "StatusCode: 500", idempotentOnly},
+	{"HTTP502", invokeAPIAnswer{status: 502, body: "<html>Bad Gateway</html>"}, codes.Unavailable, "StatusCode: 502", idempotentOnly},
+	{"HTTP503", invokeAPIAnswer{status: 503}, codes.Unavailable, "StatusCode: 503", idempotentOnly},
+	{"HTTP504", invokeAPIAnswer{status: 504}, codes.Unavailable, "StatusCode: 504", idempotentOnly},
 
 	// The function ran and failed without answering (HTTP 200,
 	// X-Amz-Function-Error). Never retried: the call did run.
@@ -221,28 +230,28 @@ var errorMappingRows = []struct {
 		codes.Unavailable, "lambda: invocation failed: Runtime.ExitError (Unhandled): RequestId: 8e1c Error: Runtime exited with error: exit status 3", neverRetried},
 	{"Runtime.InvalidEntrypoint", functionErr("Unhandled", "Runtime.InvalidEntrypoint", "RequestId: 8e1c Error: fork/exec /var/task/bootstrap: exec format error"), codes.Unavailable, "Runtime.InvalidEntrypoint", neverRetried},
 	{"Sandbox.Timedout", functionErr("Unhandled", "Sandbox.Timedout", "RequestId: 8e1c Error: Task timed out after 3.00 seconds"), codes.DeadlineExceeded, "Task timed out after 3.00 seconds", neverRetried},
-	{"Task timed out (no errorType)", invokeAPIAnswer{functionError: "Unhandled", body: `{"errorMessage":"2026-11-26T06:22:37.000Z 8e1c Task timed out after 3.00 seconds"}`}, codes.DeadlineExceeded, "Task timed out after 3.00 seconds", neverRetried},
+	{"TaskTimedOutWithoutErrorType", invokeAPIAnswer{functionError: "Unhandled", body: `{"errorMessage":"2026-11-26T06:22:37.000Z 8e1c Task timed out after 3.00 seconds"}`}, codes.DeadlineExceeded, "Task timed out after 3.00 seconds", neverRetried},
 	{"Runtime.OutOfMemory", functionErr("Unhandled", "Runtime.OutOfMemory", "RequestId: 8e1c Error: Runtime exited with error: signal: killed"), codes.ResourceExhausted, "Runtime.OutOfMemory", neverRetried},
 	{"Function.ResponseSizeTooLarge", functionErr("Unhandled", "Function.ResponseSizeTooLarge", "Response payload size exceeded maximum allowed payload size (6291556 bytes)."), codes.ResourceExhausted, "Function.ResponseSizeTooLarge", neverRetried},
-	{"Handled function error", functionErr("Handled", "errorString", "boom"), codes.Unknown, "lambda: invocation failed: errorString (Handled): boom", neverRetried},
-	{"Unhandled, not a document", invokeAPIAnswer{functionError: "Unhandled", body: "Internal Server Error"}, codes.Unknown, "Internal Server Error", neverRetried},
+	{"HandledFunctionError", functionErr("Handled", "errorString", "boom"), codes.Unknown, "lambda: invocation failed: errorString (Handled): boom", neverRetried},
+	{"UnhandledNotADocument", invokeAPIAnswer{functionError: "Unhandled", body: "Internal Server Error"}, codes.Unknown, "Internal Server Error", neverRetried},
 
 	// The emulator's dialect (observed with aws-lambda-rie): no
 	// X-Amz-Function-Error, ever.
-	{"emulator: returned Go error", invokeAPIAnswer{body: `{"errorMessage":"boom","errorType":"errorString"}`}, codes.Unknown, "errorString: boom", neverRetried},
-	{"emulator: crashed process (502)", invokeAPIAnswer{status: 502, body: `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 5bcf Error: Runtime exited with error: exit status 3"}`},
+	{"EmulatorReturnedError", invokeAPIAnswer{body: `{"errorMessage":"boom","errorType":"errorString"}`}, codes.Unknown, "errorString: boom", neverRetried},
+	{"EmulatorCrash502", invokeAPIAnswer{status: 502, body: `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 5bcf Error: Runtime exited with error: exit status 3"}`},
 		codes.Unavailable, "Runtime.ExitError (Unhandled): RequestId: 5bcf Error: Runtime exited with error: exit status 3", neverRetried},
-	{"emulator: timeout (plain text)", invokeAPIAnswer{body: "Task timed out after 1.00 seconds"}, codes.DeadlineExceeded, "Task timed out after 1.00 seconds", neverRetried},
+	{"EmulatorTimeoutText", invokeAPIAnswer{body: "Task timed out after 1.00 seconds"}, codes.DeadlineExceeded, "Task timed out after 1.00 seconds", neverRetried},
 
 	// A successful invocation whose payload is not a usable envelope (the
 	// emulator cuts payloads over 6 MB off; a function that is not a
 	// protoc-gen-go-lambda server).
-	{"truncated envelope", invokeAPIAnswer{body: `{"v":1,"code":0,"body":"AAAA`}, codes.Internal, "not a protoc-gen-go-lambda envelope", neverRetried},
-	{"not an envelope", invokeAPIAnswer{body: `"hello"`}, codes.Internal, "not a protoc-gen-go-lambda envelope", neverRetried},
-	{"envelope version 2", invokeAPIAnswer{body: `{"v":2,"code":0,"body":""}`}, codes.Internal, "response envelope version 2 is not supported", neverRetried},
+	{"TruncatedEnvelope", invokeAPIAnswer{body: `{"v":1,"code":0,"body":"AAAA`}, codes.Internal, "not a protoc-gen-go-lambda envelope", neverRetried},
+	{"NotAnEnvelope", invokeAPIAnswer{body: `"hello"`}, codes.Internal, "not a protoc-gen-go-lambda envelope", neverRetried},
+	{"EnvelopeVersion2", invokeAPIAnswer{body: `{"v":2,"code":0,"body":""}`}, codes.Internal, "response envelope version 2 is not supported", neverRetried},
 
 	// No answer at all: the connection broke after the request was sent.
-	{"connection dropped", invokeAPIAnswer{dropConn: true}, codes.Unavailable, "lambda: invoke failed", idempotentOnly},
+	{"ConnectionDropped", invokeAPIAnswer{dropConn: true}, codes.Unavailable, "lambda: invoke failed", idempotentOnly},
 }
 
 // TestInvokeErrorMapping sends a non-idempotent call (Echo) and an idempotent
@@ -370,5 +379,66 @@ func TestClientDeadlineAgainstSlowInvoke(t *testing.T) {
 	defer mu.Unlock()
 	if requests != 1 {
 		t.Errorf("%d attempts, want 1: a call past its deadline is not retried", requests)
+	}
+}
+
+// TestDocumentedErrorTable keeps docs/errors.md and the tests in step: each
+// table line that names a TestInvokeErrorMapping row states that row's gRPC
+// code and retry class, every row is documented, and every test the page
+// names exists.
+func TestDocumentedErrorTable(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "errors.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]int{}
+	for i, row := range errorMappingRows {
+		rows[row.name] = i
+	}
+	retryText := map[retryClass]string{neverRetried: "| never |", idempotentOnly: "| idempotent only |", alwaysRetried: "| any method |"}
+	rowRef := regexp.MustCompile("`TestInvokeErrorMapping/([A-Za-z0-9.]+)`")
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		for _, m := range rowRef.FindAllStringSubmatch(line, -1) {
+			i, ok := rows[m[1]]
+			if !ok {
+				t.Errorf("docs/errors.md names %s, which is not a row of TestInvokeErrorMapping", m[0])
+				continue
+			}
+			documented[m[1]] = true
+			row := errorMappingRows[i]
+			if code := "`" + rpccode.Code(row.code).String() + "`"; !strings.Contains(line, code) {
+				t.Errorf("docs/errors.md: the line of %s does not say %s:\n%s", row.name, code, line)
+			}
+			if !strings.Contains(line, retryText[row.retry]) {
+				t.Errorf("docs/errors.md: the line of %s does not say %q:\n%s", row.name, retryText[row.retry], line)
+			}
+		}
+	}
+	for _, row := range errorMappingRows {
+		if !documented[row.name] {
+			t.Errorf("TestInvokeErrorMapping/%s is not in docs/errors.md", row.name)
+		}
+	}
+
+	// Every test the page names is a test of runtime/ or e2e/.
+	var sources strings.Builder
+	for _, pattern := range []string{"*_test.go", filepath.Join("..", "e2e", "*_test.go")} {
+		files, _ := filepath.Glob(pattern)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sources.Write(b)
+		}
+	}
+	for _, m := range regexp.MustCompile("`(Test[A-Za-z0-9]+)").FindAllStringSubmatch(string(doc), -1) {
+		if !strings.Contains(sources.String(), "func "+m[1]+"(t *testing.T)") {
+			t.Errorf("docs/errors.md names %s, which is not a test in runtime/ or e2e/", m[1])
+		}
 	}
 }

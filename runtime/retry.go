@@ -20,12 +20,15 @@ import (
 // RetryPolicy says how often the AWS SDK may retry one call's invocation.
 //
 // A call is never run twice by surprise. Whatever the policy, an attempt
-// that may have reached the function (a crash, a timeout, a broken
-// connection, a 5xx) is retried only when the method is marked idempotent in
-// its proto definition (option idempotency_level = IDEMPOTENT or
-// NO_SIDE_EFFECTS). An attempt the Lambda service refused before running the
-// function (throttling, a function not ready yet, a refused connection) may
-// be retried for any method.
+// that may have reached the function (a broken connection, a 5xx from the
+// service) is retried only when the method is marked idempotent in its proto
+// definition (option idempotency_level = IDEMPOTENT or NO_SIDE_EFFECTS). An
+// attempt the Lambda service refused before running the function
+// (throttling, a function not ready yet, a refused connection) may be
+// retried for any method. An invocation that ran and failed (the function
+// crashed or timed out: a function error) is never retried; its failure is
+// the call's outcome, as with Lambda's own synchronous invocations.
+// docs/errors.md lists every case.
 type RetryPolicy struct {
 	// MaxAttempts is the most attempts per call, the first included;
 	// 1 turns retries off.
