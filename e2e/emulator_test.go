@@ -109,7 +109,7 @@ func bootstrap(t testing.TB, name string) string {
 			goTool = filepath.Join(goruntime.GOROOT(), "bin", "go")
 		}
 		out := filepath.Join(workDir, name, "bootstrap")
-		cmd := exec.Command(goTool, "build", "-tags", "lambda.norpc", "-o", out, pkg)
+		cmd := exec.Command(goTool, "build", "-tags", "lambda.norpc", "-buildvcs=false", "-o", out, pkg)
 		cmd.Dir = moduleRoot(t)
 		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goruntime.GOARCH, "CGO_ENABLED=0")
 		if msg, err := cmd.CombinedOutput(); err != nil {

@@ -36,7 +36,7 @@ func TestProtocolExamplesWithCurl(t *testing.T) {
 	t.Parallel()
 	curl, err := exec.LookPath("curl")
 	if err != nil {
-		t.Fatal("curl is not on PATH: run scripts/install-tools (it installs Debian's curl)")
+		t.Fatal("curl is not on PATH: install Debian's curl (APT=1 scripts/install-tools installs the packages of tools.env)")
 	}
 	em := startEmulator(t, emulatorConfig{Function: exampleFunction})
 	for _, ex := range protocolExamples {
