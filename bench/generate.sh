@@ -4,13 +4,12 @@
 # well-known types under /usr/include) and Go. Run from anywhere.
 set -euo pipefail
 
-PROTOC_GEN_GO_VERSION=v1.36.12
-PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
-PROTOC_GEN_GRPC_GATEWAY_VERSION=v2.33.0
-PROTOC_GEN_CONNECT_GO_VERSION=v1.21.1
 PROTOC_INCLUDE=${PROTOC_INCLUDE:-/usr/include}
 
 cd "$(dirname "$0")"
+# Every pinned version lives in the repository's tools.env.
+# shellcheck source=../tools.env
+. ../tools.env
 
 # Install the plugins into a throw-away directory so that exactly these
 # versions are used, whatever else is on PATH.
