@@ -179,16 +179,22 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 	if st != nil {
 		return st.Err()
 	}
-	header, trailer = env.header, env.trailer
+	header = env.header
 	if env.code != 0 {
-		st, raw := responseStatus(env)
-		if raw != nil {
-			// grpc-go hands the grpc-status-details-bin trailer to the caller too.
-			trailer = metadata.Join(trailer, metadata.MD{"grpc-status-details-bin": {string(raw)}})
-		}
+		var st *status.Status
+		st, trailer = responseStatus(env)
 		return st.Err()
 	}
-	return unmarshalBody(env.body, env.json, env.hasJSON, reply, ci.maxRecv)
+	trailer = env.trailer
+	if err := unmarshalBody(env.body, env.json, env.hasJSON, reply, ci.maxRecv); err != nil {
+		return err
+	}
+	if v, ok := trailer[grpcStatusDetailsKey]; ok {
+		// A handler set grpc-status-details-bin itself: grpc-go's client reads
+		// the call's status from it, even after a response.
+		return detailsStatus(codes.OK, "", v).Err()
+	}
+	return nil
 }
 
 // outgoingMetadata collects the context's outgoing metadata and the per-RPC
@@ -202,10 +208,16 @@ func outgoingMetadata(ctx context.Context, method string, creds []grpc.PerRPCCre
 	for _, c := range creds {
 		kv, err := c.Creds.GetRequestMetadata(ctx, "lambda:"+method)
 		if err != nil {
-			if _, ok := status.FromError(err); ok {
+			// grpc-go's rules for call credentials (http2Client.getCallAuthData),
+			// with gRFC A54's codes a control plane must not produce.
+			if st, ok := status.FromError(err); ok {
+				switch st.Code() {
+				case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted, codes.OutOfRange, codes.DataLoss:
+					return nil, status.Errorf(codes.Internal, "transport: received per-RPC creds error with illegal status: %v", err)
+				}
 				return nil, err
 			}
-			return nil, status.Errorf(codes.Unauthenticated, "transport: per-RPC creds failed due to error: %v", err)
+			return nil, status.Errorf(codes.Internal, "transport: per-RPC creds failed due to error: %v", err)
 		}
 		if md == nil {
 			md = metadata.MD{}
@@ -237,30 +249,49 @@ func decodeResponse(out *lambda.InvokeOutput) (*responseEnvelope, *status.Status
 	return env, nil
 }
 
-// responseStatus rebuilds the status of a failed call, with grpc-go's rules
-// for its grpc-status-details-bin trailer (internal/status.New): the details
-// are a whole google.rpc.Status, used when its code agrees, ignored when it
-// does not unmarshal. raw is the decoded details, if any.
-func responseStatus(env *responseEnvelope) (st *status.Status, raw []byte) {
+// responseStatus rebuilds the status of a failed call and the trailer the
+// caller gets. As on grpc-go, the details are the grpc-status-details-bin
+// trailer, which the caller sees too; without "details", a handler's own
+// grpc-status-details-bin trailer is read the same way.
+func responseStatus(env *responseEnvelope) (*status.Status, metadata.MD) {
+	trailer := env.trailer
 	if env.code < 0 || env.code > int64(^uint32(0)) {
-		return status.Newf(codes.Internal, "lambda: malformed response envelope: code %d", env.code), nil
+		return status.Newf(codes.Internal, "lambda: malformed response envelope: code %d", env.code), trailer
 	}
 	code := codes.Code(env.code)
-	if len(env.details) == 0 {
-		return status.New(code, env.message), nil
+	if len(env.details) > 0 {
+		raw, err := decodeBase64(nil, env.details)
+		if err != nil {
+			return status.Newf(codes.Internal, "lambda: malformed response envelope: details are not valid base64: %v", err), trailer
+		}
+		if trailer == nil {
+			trailer = metadata.MD{}
+		}
+		trailer[grpcStatusDetailsKey] = []string{string(raw)}
 	}
-	raw, err := decodeBase64(nil, env.details)
-	if err != nil {
-		return status.Newf(codes.Internal, "lambda: malformed response envelope: details are not valid base64: %v", err), nil
+	v, ok := trailer[grpcStatusDetailsKey]
+	if !ok {
+		return status.New(code, env.message), trailer
+	}
+	return detailsStatus(code, env.message, v), trailer
+}
+
+// detailsStatus is grpc-go's rule for the grpc-status-details-bin trailer
+// (internal/status.NewWithProto): exactly one value that unmarshals to a
+// google.rpc.Status is the call's status when its code agrees and an
+// INTERNAL mismatch when it does not; anything else is ignored.
+func detailsStatus(code codes.Code, message string, values []string) *status.Status {
+	if len(values) != 1 {
+		return status.New(code, message)
 	}
 	p := &spb.Status{}
-	if err := proto.Unmarshal(raw, p); err != nil {
-		return status.New(code, env.message), raw
+	if err := proto.Unmarshal([]byte(values[0]), p); err != nil {
+		return status.New(code, message)
 	}
 	if p.GetCode() != int32(code) {
-		return status.Newf(codes.Internal, "grpc-status-details-bin mismatch: grpc-status=%v, grpc-message=%q, grpc-status-details-bin=%+v", code, env.message, p), raw
+		return status.Newf(codes.Internal, "grpc-status-details-bin mismatch: grpc-status=%v, grpc-message=%q, grpc-status-details-bin=%+v", code, message, p)
 	}
-	return status.FromProto(p), raw
+	return status.FromProto(p)
 }
 
 func chainUnaryClientInterceptors(interceptors []grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {

@@ -48,13 +48,22 @@ func (buf *buffer) free() {
 func asMessage(v any) (proto.Message, error) {
 	m, ok := v.(proto.Message)
 	if !ok {
-		return nil, fmt.Errorf("failed to marshal, message is %T, want proto.Message", v)
+		// grpc-go's proto codec says the same (encoding/proto).
+		return nil, fmt.Errorf("proto: failed to marshal, message is %T, want proto.Message", v)
 	}
 	return m, nil
 }
 
-// marshalMessage serializes v; in binary mode into a pooled buffer.
+// marshalMessage serializes v; in binary mode into a pooled buffer. A nil v
+// is an empty message, as grpc-go's encode makes it (a handler or an
+// interceptor returning nil, nil succeeds with an empty response).
 func marshalMessage(v any, jsonMode bool) (*buffer, error) {
+	if v == nil {
+		if jsonMode {
+			return &buffer{b: []byte("{}")}, nil
+		}
+		return getBuffer(), nil
+	}
 	m, err := asMessage(v)
 	if err != nil {
 		return nil, err

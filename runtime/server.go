@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"math"
 	"reflect"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,6 +166,9 @@ func (s *Server) serve(ctx context.Context, payload []byte) (out []byte) {
 	if st := checkRequest(&c.env); st != nil {
 		return s.statusResponse(st, nil, nil, jsonMode)
 	}
+	if st := checkIncomingMetadata(c.env.md); st != nil {
+		return s.statusResponse(st, nil, nil, jsonMode)
+	}
 	rt, st := s.lookup(c.env.method)
 	if st != nil {
 		return s.statusResponse(st, nil, nil, jsonMode)
@@ -262,6 +267,12 @@ func (c *call) run(ctx context.Context, r *route) []byte {
 		}
 	}
 	header, trailer := stream.finish(handlerDone)
+	if msg := invalidWireMetadata(header); msg != "" {
+		return s.statusResponse(status.New(codes.Internal, msg), nil, nil, c.jsonMode)
+	}
+	if msg := invalidWireMetadata(trailer); msg != "" {
+		return s.statusResponse(status.New(codes.Internal, msg), header, nil, c.jsonMode)
+	}
 	if res.err != nil {
 		return s.statusResponse(toStatus(res.err), header, trailer, c.jsonMode)
 	}
@@ -341,10 +352,21 @@ func (s *Server) marshal(resp any, jsonMode bool) (*buffer, *status.Status) {
 
 // statusResponse writes a response envelope for a non-OK status.
 func (s *Server) statusResponse(st *status.Status, header, trailer metadata.MD, jsonMode bool) []byte {
-	if st.Code() == codes.OK {
-		// A handler that returns a nil response with a nil error; grpc-go fails
-		// to marshal the nil message.
-		st = status.New(codes.Internal, "grpc: error while marshaling: proto: Marshal called with nil")
+	switch code := st.Code(); {
+	case code == codes.OK:
+		// A handler error whose status is OK (an error type whose GRPCStatus
+		// says OK): grpc-go's server ends the call OK without a message, and
+		// its client reports this.
+		st = status.New(codes.Internal, "cardinality violation: received no response message from non-server-streaming RPC")
+	case code > math.MaxInt32:
+		// grpc-go writes such a code, and its client cannot parse it back.
+		st = status.Newf(codes.Unknown, "transport: malformed grpc-status: strconv.ParseInt: parsing %q: value out of range", strconv.FormatUint(uint64(code), 10))
+		trailer = nil
+	}
+	if _, ok := trailer[grpcStatusDetailsKey]; ok && len(st.Details()) > 0 {
+		// grpc-go drops a handler's own grpc-status-details-bin trailer when it
+		// writes the status's details there (trailer is the call's own map).
+		delete(trailer, grpcStatusDetailsKey)
 	}
 	details := statusDetails(st)
 	out := appendResponse(make([]byte, 0, responseSize(len(details), header, trailer, false)+len(st.Message())*2), uint32(st.Code()), st.Message(), details, header, trailer, nil, jsonMode)
