@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	goruntime "runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -36,13 +36,27 @@ const (
 	allocPerByte = 64
 )
 
-// allocated runs f and returns the bytes the process allocated meanwhile.
+// allocated runs f and returns the bytes the process allocated on the heap
+// meanwhile (runtime/metrics, which unlike ReadMemStats does not stop the
+// world; a fuzz worker runs one input at a time).
 func allocated(f func()) uint64 {
-	var before, after goruntime.MemStats
-	goruntime.ReadMemStats(&before)
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(sample)
+	before := sample[0].Value.Uint64()
 	f()
-	goruntime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
+	metrics.Read(sample)
+	return sample[0].Value.Uint64() - before
+}
+
+// TestAllocatedSeesLargeAllocations guards the fuzz targets' allocation
+// bound: if the metric stopped counting, that check would pass vacuously.
+func TestAllocatedSeesLargeAllocations(t *testing.T) {
+	var sink []byte
+	n := allocated(func() { sink = make([]byte, 8<<20) })
+	if n < 8<<20 {
+		t.Fatalf("allocated reports %d bytes for an 8 MiB allocation", n)
+	}
+	_ = sink
 }
 
 func checkAllocs(t *testing.T, what string, n uint64, input []byte) {
