@@ -186,7 +186,7 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 		return st.Err()
 	}
 	trailer = env.trailer
-	if err := unmarshalBody(env.body, env.json, env.hasJSON, reply, ci.maxRecv); err != nil {
+	if err := env.unmarshal(reply, ci.maxRecv); err != nil {
 		return err
 	}
 	if v, ok := trailer[grpcStatusDetailsKey]; ok {

@@ -123,10 +123,6 @@ func unmarshalBody(b64, jsonText []byte, jsonMode bool, v any, maxSize int) erro
 	return nil
 }
 
-func unmarshalRequest(env *requestEnvelope, v any, maxSize int) error {
-	return unmarshalBody(env.body, env.json, env.hasJSON, v, maxSize)
-}
-
 // statusDetails serializes st as a google.rpc.Status when it has details;
 // that is what grpc-go sends as the grpc-status-details-bin trailer.
 func statusDetails(st *status.Status) []byte {

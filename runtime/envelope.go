@@ -22,26 +22,49 @@ type requestEnvelope struct {
 	timeout    time.Duration
 	hasTimeout bool
 	md         metadata.MD
-	body       []byte // base64 text of the protobuf body (binary mode)
-	json       []byte // protojson text of the body (JSON mode)
-	hasBody    bool
-	hasJSON    bool
+	messageFields
 }
 
 // responseEnvelope is a decoded response. body and json alias the payload.
 type responseEnvelope struct {
-	version  int64
-	code     int64
-	message  string
-	details  []byte // base64 text of a google.rpc.Status
-	header   metadata.MD
-	trailer  metadata.MD
-	body     []byte
-	json     []byte
-	hasBody  bool
-	hasJSON  bool
+	version int64
+	code    int64
+	message string
+	details []byte // base64 text of a google.rpc.Status
+	header  metadata.MD
+	trailer metadata.MD
+	messageFields
 	hasCode  bool
 	lambdaFn *functionError // set when the payload is a Lambda function error document
+}
+
+// messageFields are the envelope fields that carry the message, in either
+// mode; body and json alias the payload.
+type messageFields struct {
+	body    []byte // base64 text of the protobuf message (binary mode)
+	json    []byte // protojson text of the message (JSON mode)
+	hasBody bool
+	hasJSON bool
+}
+
+// read reads the "body" (jsonMode false) or "json" field's value; null
+// counts as absent.
+func (m *messageFields) read(r *jsonReader, jsonMode bool) (err error) {
+	switch {
+	case r.null():
+	case jsonMode:
+		m.json, err = r.skip()
+		m.hasJSON = true
+	default:
+		m.body, err = r.str()
+		m.hasBody = true
+	}
+	return err
+}
+
+// unmarshal decodes the message into v, enforcing the receive limit.
+func (m *messageFields) unmarshal(v any, maxSize int) error {
+	return unmarshalBody(m.body, m.json, m.hasJSON, v, maxSize)
 }
 
 // functionError is the document Lambda returns when a function fails:
@@ -135,18 +158,8 @@ func parseRequest(payload []byte, env *requestEnvelope) error {
 			env.hasTimeout = true
 		case "metadata":
 			env.md, err = readMetadata(r)
-		case "body":
-			if r.null() {
-				continue
-			}
-			env.body, err = r.str()
-			env.hasBody = true
-		case "json":
-			if r.null() {
-				continue
-			}
-			env.json, err = r.skip()
-			env.hasJSON = true
+		case "body", "json":
+			err = env.messageFields.read(r, key[0] == 'j')
 		default:
 			_, err = r.skip()
 		}
@@ -243,16 +256,8 @@ func readResponse(payload []byte, env *responseEnvelope, fnErr *functionError, i
 			env.header, err = readMetadata(r)
 		case "trailer":
 			env.trailer, err = readMetadata(r)
-		case "body":
-			if !r.null() {
-				env.body, err = r.str()
-				env.hasBody = true
-			}
-		case "json":
-			if !r.null() {
-				env.json, err = r.skip()
-				env.hasJSON = true
-			}
+		case "body", "json":
+			err = env.messageFields.read(r, key[0] == 'j')
 		case "errorMessage", "errorType":
 			*isFnErr = true
 			if r.null() {

@@ -325,7 +325,7 @@ func (c *call) handle(ctx context.Context, r *route) (res result) {
 
 // decode is the handler's dec function: it reads the request body into m.
 func (c *call) decode(m any) error {
-	return unmarshalRequest(&c.env, m, c.srv.opts.maxRecvMsgSize)
+	return c.env.unmarshal(m, c.srv.opts.maxRecvMsgSize)
 }
 
 // toStatus converts a handler error as grpc-go's server does: a status error
