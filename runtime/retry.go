@@ -44,7 +44,7 @@ var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 3, MaxBackoff: 20 * time.Secon
 // retryers holds the two SDK retryers of a policy, made once per ClientConn.
 type retryers struct {
 	safe, idempotent func(*lambda.Options)
-	idempotentMethod sync.Map // full method name → bool
+	byMethod         sync.Map // full method name → safe or idempotent
 }
 
 func newRetryers(p RetryPolicy) *retryers {
@@ -86,18 +86,15 @@ func newRetryers(p RetryPolicy) *retryers {
 // the reading of the emulator's function errors (errors.go) that it relies
 // on not to retry a call that ran.
 func (r *retryers) forMethod(method string) func(*lambda.Options) {
-	if v, ok := r.idempotentMethod.Load(method); ok {
-		if v.(bool) {
-			return r.idempotent
-		}
-		return r.safe
+	if v, ok := r.byMethod.Load(method); ok {
+		return v.(func(*lambda.Options))
 	}
-	idem := isIdempotent(method)
-	r.idempotentMethod.Store(method, idem)
-	if idem {
-		return r.idempotent
+	opt := r.safe
+	if isIdempotent(method) {
+		opt = r.idempotent
 	}
-	return r.safe
+	r.byMethod.Store(method, opt)
+	return opt
 }
 
 // isIdempotent reads the method's idempotency_level from the registry of
