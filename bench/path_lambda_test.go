@@ -13,6 +13,7 @@ import (
 
 	benchv1 "github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/bench/gen/bench/v1"
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
 )
 
 // countingInvoker passes the exact payload bytes to the function's
@@ -33,7 +34,7 @@ func (c *countingInvoker) Invoke(ctx context.Context, in *lambda.InvokeInput, _ 
 
 // lambdaCall makes calls with the generated client over cc; wire reports the
 // bytes of the last call.
-func lambdaCall(cc *runtime.ClientConn, wire func() int) call {
+func lambdaCall(cc *invoke.ClientConn, wire func() int) call {
 	client := benchv1.NewBenchServiceLambdaClient(cc)
 	return func(ctx context.Context, req *benchv1.EchoRequest) (*benchv1.EchoResponse, int, error) {
 		resp, err := client.Echo(ctx, req)
@@ -42,18 +43,18 @@ func lambdaCall(cc *runtime.ClientConn, wire func() int) call {
 }
 
 // setupLambda returns the product's path: the generated client →
-// runtime.ClientConn → the request envelope → runtime.Server.Invoke → the
+// invoke.ClientConn → the request envelope → runtime.Server.Invoke → the
 // generated handler → the service, and back. Wire bytes are the request and
 // response payloads.
 func setupLambda(_ testing.TB, srv benchv1.BenchServiceServer) call {
 	inv := &countingInvoker{srv: benchv1.NewBenchServiceLambdaHandler(srv)}
-	return lambdaCall(runtime.NewClientConn(inv, "bench"), func() int { return inv.wire })
+	return lambdaCall(invoke.NewClientConn(inv, "bench"), func() int { return inv.wire })
 }
 
 // setupLambdaJSON is setupLambda in JSON mode: protojson bodies.
 func setupLambdaJSON(_ testing.TB, srv benchv1.BenchServiceServer) call {
 	inv := &countingInvoker{srv: benchv1.NewBenchServiceLambdaHandler(srv)}
-	return lambdaCall(runtime.NewClientConn(inv, "bench", runtime.WithJSON()), func() int { return inv.wire })
+	return lambdaCall(invoke.NewClientConn(inv, "bench", invoke.WithJSON()), func() int { return inv.wire })
 }
 
 // setupLambdaSDK is setupLambda through the real AWS SDK Lambda client
@@ -86,5 +87,5 @@ func setupLambdaSDK(tb testing.TB, srv benchv1.BenchServiceServer) call {
 		BaseEndpoint: aws.String(ts.URL),
 		HTTPClient:   ts.Client(),
 	})
-	return lambdaCall(runtime.NewClientConn(client, "bench"), func() int { return wire })
+	return lambdaCall(invoke.NewClientConn(client, "bench"), func() int { return wire })
 }

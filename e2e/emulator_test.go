@@ -2,7 +2,7 @@
 // with no AWS account: the real bootstrap binaries of the example function
 // and of the test function (internal/testing/testfunction) run under the AWS
 // Lambda Runtime Interface Emulator (aws-lambda-rie), and the generated
-// clients reach them through runtime.ClientConn and the real AWS SDK for Go
+// clients reach them through invoke.ClientConn and the real AWS SDK for Go
 // v2 Lambda client.
 //
 // This file is the harness: it builds the bootstraps once per test binary
@@ -33,8 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-
-	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
 )
 
 // Bootstraps the tests run, by name: the package each is built from.
@@ -56,7 +55,7 @@ const invokePath = "/2015-03-31/functions/" + functionName + "/invocations"
 
 // fastRetries keeps the retry policy's attempt count but makes its backoff
 // short, so that a retry shows up as an extra request without slowing tests.
-var fastRetries = runtime.RetryPolicy{MaxAttempts: 3, MaxBackoff: 10 * time.Millisecond}
+var fastRetries = invoke.RetryPolicy{MaxAttempts: 3, MaxBackoff: 10 * time.Millisecond}
 
 var (
 	// workDir holds the bootstrap binaries; TestMain makes and removes it.
@@ -323,8 +322,8 @@ func (e *emulator) Stop() { e.stop() }
 
 // conn returns a ClientConn to the emulator's function through the real SDK
 // client, with fastRetries unless opts say otherwise.
-func (e *emulator) conn(opts ...runtime.ClientOption) *runtime.ClientConn {
-	return runtime.NewClientConn(e.Lambda, functionName, append([]runtime.ClientOption{runtime.WithRetryPolicy(fastRetries)}, opts...)...)
+func (e *emulator) conn(opts ...invoke.Option) *invoke.ClientConn {
+	return invoke.NewClientConn(e.Lambda, functionName, append([]invoke.Option{invoke.WithRetryPolicy(fastRetries)}, opts...)...)
 }
 
 // Requests is how many HTTP requests have reached the emulator so far: one

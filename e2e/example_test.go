@@ -8,7 +8,7 @@ import (
 
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/example/client/demo"
 	ordersv1 "github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/example/gen/orders/v1"
-	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
 )
 
 // TestExampleDemo runs the README demo's calls (example/client/demo.Run)
@@ -23,10 +23,10 @@ func TestExampleDemo(t *testing.T) {
 	em := startEmulator(t, emulatorConfig{Function: exampleFunction})
 	for _, mode := range []struct {
 		name string
-		opts []runtime.ClientOption
+		opts []invoke.Option
 	}{
 		{"binary", nil},
-		{"json", []runtime.ClientOption{runtime.WithJSON()}},
+		{"json", []invoke.Option{invoke.WithJSON()}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			client := ordersv1.NewOrderServiceLambdaClient(em.conn(mode.opts...))

@@ -18,7 +18,7 @@ import (
 
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testpb"
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testserver"
-	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
 )
 
 // These tests run TestService's real bootstrap (internal/testing/testfunction)
@@ -28,14 +28,14 @@ import (
 // modes are the two body encodings every behaviour is tried in.
 var modes = []struct {
 	name string
-	opts []runtime.ClientOption
+	opts []invoke.Option
 }{
 	{"binary", nil},
-	{"json", []runtime.ClientOption{runtime.WithJSON()}},
+	{"json", []invoke.Option{invoke.WithJSON()}},
 }
 
 // testClient returns a TestService client of the emulator's function.
-func testClient(em *emulator, opts ...runtime.ClientOption) testpb.TestServiceLambdaClient {
+func testClient(em *emulator, opts ...invoke.Option) testpb.TestServiceLambdaClient {
 	return testpb.NewTestServiceLambdaClient(em.conn(opts...))
 }
 

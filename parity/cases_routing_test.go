@@ -17,7 +17,7 @@ import (
 )
 
 // invoke calls method directly on the connection with an Echo request.
-func invoke(method string) func(context.Context, Conn, ...grpc.CallOption) (proto.Message, error) {
+func rawCall(method string) func(context.Context, Conn, ...grpc.CallOption) (proto.Message, error) {
 	return func(ctx context.Context, c Conn, opts ...grpc.CallOption) (proto.Message, error) {
 		out := new(testpb.EchoResponse)
 		err := c.CC.Invoke(ctx, method, &testpb.EchoRequest{Message: "routed"}, out, opts...)
@@ -56,10 +56,10 @@ func healthCheck(service string) func(context.Context, Conn, ...grpc.CallOption)
 // routingCases: which method a call reaches, or grpc-go's status when none.
 func routingCases() []Case {
 	cs := []Case{
-		{Name: "unknown service", Call: invoke("/no.such.Service/Echo")},
-		{Name: "unknown method on a known service", Call: invoke("/lambdatest.v1.TestService/Nope")},
-		{Name: "method name differs in case only", Call: invoke("/lambdatest.v1.TestService/echo")},
-		{Name: "service name differs in case only", Call: invoke("/lambdatest.v1.testservice/Echo")},
+		{Name: "unknown service", Call: rawCall("/no.such.Service/Echo")},
+		{Name: "unknown method on a known service", Call: rawCall("/lambdatest.v1.TestService/Nope")},
+		{Name: "method name differs in case only", Call: rawCall("/lambdatest.v1.TestService/echo")},
+		{Name: "service name differs in case only", Call: rawCall("/lambdatest.v1.testservice/Echo")},
 	}
 	for _, m := range []string{
 		"lambdatest.v1.TestService/Echo",
@@ -75,7 +75,7 @@ func routingCases() []Case {
 		"/lambdatest.v1.TestService/Echo ",
 		"/lambdatest.v1.TestService/Éc😀",
 	} {
-		cs = append(cs, Case{Name: "malformed or unusual method name " + strings.ReplaceAll(m, " ", "␠"), Call: invoke(m)})
+		cs = append(cs, Case{Name: "malformed or unusual method name " + strings.ReplaceAll(m, " ", "␠"), Call: rawCall(m)})
 	}
 	cs = append(cs,
 		Case{
@@ -121,7 +121,7 @@ func routingCases() []Case {
 		},
 		Case{
 			Name:       "server-streaming method called as a unary method",
-			Call:       invoke("/lambdatest.v1.TestService/Stream"),
+			Call:       rawCall("/lambdatest.v1.TestService/Stream"),
 			Difference: "grpc-go runs the streaming handler, which here sends exactly one message, so a unary call succeeds; runtime.Server serves unary methods only and answers UNIMPLEMENTED",
 			Diff: func(t *testing.T, g, l Outcome) {
 				if g.Code() != codes.OK || l.Code() != codes.Unimplemented {

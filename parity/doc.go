@@ -4,14 +4,13 @@
 // Its tests run one table of cases twice, with the same service
 // implementation and the same interceptors: once through a real grpc-go
 // server and client connected by bufconn, once through the generated Lambda
-// client, runtime.ClientConn, an in-process Invoker and runtime.Server. The
+// client, invoke.ClientConn, lambdatest.Invoker and runtime.Server. The
 // outcomes (response message, status with details, header and trailer
 // metadata) must be equal, apart from the transport keys listed in
 // transportKeys; a case that cannot be equal by design carries its reason and
 // a check of the exact difference, and docs/compatibility.md lists them all.
 //
 // The package's non-test code is what the suite needs and other tests may
-// reuse: Invoker, which runs a runtime.Server in-process the way the Lambda
-// Invoke API would, and Service, a TestService implementation whose methods
-// are replaceable per case.
+// reuse: Service, a TestService implementation whose methods are replaceable
+// per case.
 package parity

@@ -25,6 +25,8 @@ import (
 
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testpb"
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/lambdatest"
 )
 
 // transportKeys are the metadata keys that grpc-go's HTTP/2 transport adds
@@ -220,7 +222,7 @@ func runGRPC(t *testing.T, c *Case) Outcome {
 }
 
 // runLambda runs the case through the generated Lambda client,
-// runtime.ClientConn, an in-process Invoker and runtime.Server.
+// invoke.ClientConn, lambdatest.Invoker and runtime.Server.
 func runLambda(t *testing.T, c *Case) Outcome {
 	opts := []runtime.ServerOption{runtime.ChainUnaryInterceptor(c.ServerInterceptors...)}
 	if c.MaxRecv > 0 {
@@ -231,9 +233,9 @@ func runLambda(t *testing.T, c *Case) Outcome {
 	}
 	srv := runtime.NewServer(opts...)
 	c.register(srv, true)
-	inv := NewInvoker(srv, 0)
+	inv := lambdatest.NewInvoker(srv)
 	defer inv.Close()
-	cc := runtime.NewClientConn(inv, functionName, runtime.WithChainUnaryInterceptor(c.ClientInterceptors...))
+	cc := invoke.NewClientConn(inv, functionName, invoke.WithChainUnaryInterceptor(c.ClientInterceptors...))
 	return c.call(t, Conn{CC: cc, Client: testpb.NewTestServiceLambdaClient(cc), Lambda: true})
 }
 

@@ -1,25 +1,24 @@
 package runtime
 
 import (
-	"math"
 	"time"
 
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
 	"google.golang.org/grpc"
 )
 
-// Defaults match grpc-go's, so a service behaves the same on either transport.
-const (
-	defaultMaxRecvMsgSize = 4 * 1024 * 1024
-	defaultMaxSendMsgSize = math.MaxInt32
-	// DefaultDeadlineMargin is how long before the Lambda deadline a handler's
-	// context is cancelled, leaving time to write the DEADLINE_EXCEEDED
-	// response before Lambda kills the invocation.
-	DefaultDeadlineMargin = 100 * time.Millisecond
-)
+// DefaultDeadlineMargin is how long before the Lambda deadline a handler's
+// context is cancelled, leaving time to write the DEADLINE_EXCEEDED
+// response before Lambda kills the invocation.
+const DefaultDeadlineMargin = 100 * time.Millisecond
 
 // MaxPayloadSize is the Lambda limit for a synchronous invocation's request
 // and response payloads: 6 MB (6,291,456 bytes).
-const MaxPayloadSize = 6 * 1024 * 1024
+const MaxPayloadSize = wire.MaxPayloadSize
+
+// EnvelopeVersion is the version of the JSON envelope (docs/protocol.md) a
+// Server reads and writes.
+const EnvelopeVersion = wire.EnvelopeVersion
 
 // A ServerOption configures a Server.
 type ServerOption func(*serverOptions)
@@ -33,8 +32,8 @@ type serverOptions struct {
 
 func newServerOptions(opts []ServerOption) serverOptions {
 	o := serverOptions{
-		maxRecvMsgSize: defaultMaxRecvMsgSize,
-		maxSendMsgSize: defaultMaxSendMsgSize,
+		maxRecvMsgSize: wire.DefaultMaxRecvMsgSize,
+		maxSendMsgSize: wire.DefaultMaxSendMsgSize,
 		deadlineMargin: DefaultDeadlineMargin,
 	}
 	for _, opt := range opts {
@@ -77,59 +76,4 @@ func MaxSendMsgSize(n int) ServerOption {
 // DefaultDeadlineMargin.
 func DeadlineMargin(d time.Duration) ServerOption {
 	return func(o *serverOptions) { o.deadlineMargin = d }
-}
-
-// A ClientOption configures a ClientConn.
-type ClientOption func(*clientOptions)
-
-type clientOptions struct {
-	interceptors []grpc.UnaryClientInterceptor
-	qualifier    string
-	jsonMode     bool
-	callOptions  []grpc.CallOption
-	retry        RetryPolicy
-}
-
-func newClientOptions(opts []ClientOption) clientOptions {
-	o := clientOptions{retry: DefaultRetryPolicy}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	return o
-}
-
-// WithUnaryInterceptor adds an interceptor around every unary call, like
-// grpc.WithUnaryInterceptor; it joins the chain of WithChainUnaryInterceptor.
-func WithUnaryInterceptor(i grpc.UnaryClientInterceptor) ClientOption {
-	return WithChainUnaryInterceptor(i)
-}
-
-// WithChainUnaryInterceptor adds interceptors around every unary call, the
-// first outermost, as grpc.WithChainUnaryInterceptor orders them.
-func WithChainUnaryInterceptor(interceptors ...grpc.UnaryClientInterceptor) ClientOption {
-	return func(o *clientOptions) { o.interceptors = append(o.interceptors, interceptors...) }
-}
-
-// WithQualifier invokes a version or alias of the function (the Invoke API's
-// Qualifier), e.g. "live" or "42".
-func WithQualifier(qualifier string) ClientOption {
-	return func(o *clientOptions) { o.qualifier = qualifier }
-}
-
-// WithJSON makes calls in JSON mode: message bodies travel as protojson
-// instead of base64 protobuf. It is slower and larger; use it when a person
-// or a non-Go system reads the payloads.
-func WithJSON() ClientOption {
-	return func(o *clientOptions) { o.jsonMode = true }
-}
-
-// WithDefaultCallOptions sets call options applied to every call before the
-// call's own, like grpc.WithDefaultCallOptions (e.g. grpc.MaxCallRecvMsgSize).
-func WithDefaultCallOptions(opts ...grpc.CallOption) ClientOption {
-	return func(o *clientOptions) { o.callOptions = append(o.callOptions, opts...) }
-}
-
-// WithRetryPolicy replaces DefaultRetryPolicy; see RetryPolicy.
-func WithRetryPolicy(p RetryPolicy) ClientOption {
-	return func(o *clientOptions) { o.retry = p }
 }

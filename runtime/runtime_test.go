@@ -22,17 +22,19 @@ import (
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testpb"
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testserver"
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/lambdatest"
 )
 
 // These tests run the generated client and handler of TestService against
-// each other in-process: generated client → runtime.ClientConn → the exact
+// each other in-process: generated client → invoke.ClientConn → the exact
 // payload bytes → runtime.Server.Invoke → generated handler → testserver.
 // e2e/ runs the same path across the real process boundary, and parity/
 // compares every outcome with grpc-go's.
 
 // recordingInvoker passes payloads to a Server and remembers the inputs.
 type recordingInvoker struct {
-	runtime.Invoker
+	invoke.Invoker
 	mu     sync.Mutex
 	inputs []*lambda.InvokeInput
 }
@@ -56,11 +58,11 @@ type fixture struct {
 	server  *runtime.Server
 }
 
-func newFixture(t *testing.T, srvOpts []runtime.ServerOption, lambdaTimeout time.Duration, clientOpts ...runtime.ClientOption) *fixture {
+func newFixture(t *testing.T, srvOpts []runtime.ServerOption, lambdaTimeout time.Duration, clientOpts ...invoke.Option) *fixture {
 	t.Helper()
 	srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{}, srvOpts...)
-	inv := &recordingInvoker{Invoker: runtime.InProcessInvoker(srv, lambdaTimeout)}
-	cc := runtime.NewClientConn(inv, "test-function", clientOpts...)
+	inv := &recordingInvoker{Invoker: lambdatest.NewInvoker(srv, lambdatest.WithFunctionTimeout(lambdaTimeout))}
+	cc := invoke.NewClientConn(inv, "test-function", clientOpts...)
 	return &fixture{client: testpb.NewTestServiceLambdaClient(cc), invoker: inv, server: srv}
 }
 
@@ -76,8 +78,8 @@ func mustAny(t *testing.T, m proto.Message) *anypb.Any {
 func TestEcho(t *testing.T) {
 	for _, mode := range []struct {
 		name string
-		opts []runtime.ClientOption
-	}{{"binary", nil}, {"json", []runtime.ClientOption{runtime.WithJSON()}}} {
+		opts []invoke.Option
+	}{{"binary", nil}, {"json", []invoke.Option{invoke.WithJSON()}}} {
 		t.Run(mode.name, func(t *testing.T) {
 			f := newFixture(t, nil, 0, mode.opts...)
 			req := &testpb.EchoRequest{Message: "héllo, 世界 🌍", Payload: []byte{0, 1, 2, 255}}
@@ -149,7 +151,7 @@ func TestHandlerErrorConversion(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := runtime.NewServer()
 			testpb.RegisterTestServiceLambdaServer(srv, &errorService{err: tc.err})
-			client := testpb.NewTestServiceLambdaClient(runtime.NewClientConn(runtime.InProcessInvoker(srv, 0), "f"))
+			client := testpb.NewTestServiceLambdaClient(invoke.NewClientConn(lambdatest.NewInvoker(srv), "f"))
 			_, err := client.Echo(context.Background(), &testpb.EchoRequest{})
 			st := status.Convert(err)
 			if st.Code() != tc.wantCode || st.Message() != tc.wantMsg {
@@ -233,11 +235,16 @@ func TestDeadlines(t *testing.T) {
 			t.Errorf("handler deadline: has=%v left=%dms, want within the client's 5s", resp.GetHasDeadline(), resp.GetDeadlineMs())
 		}
 	})
-	t.Run("no deadline", func(t *testing.T) {
-		f := newFixture(t, nil, 0)
+	t.Run("no client deadline: the function timeout less the margin", func(t *testing.T) {
+		// Lambda gives every invocation a deadline, so a handler always has
+		// one (docs/compatibility.md), however the caller called.
+		f := newFixture(t, nil, 10*time.Second)
 		resp, err := f.client.Echo(context.Background(), &testpb.EchoRequest{})
-		if err != nil || resp.GetHasDeadline() {
-			t.Errorf("err %v, has deadline %v; want none", err, resp.GetHasDeadline())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := resp.GetDeadlineMs(); !resp.GetHasDeadline() || left > 9900 || left < 5000 {
+			t.Errorf("handler deadline: has=%v left=%dms, want the 10s function timeout less the 100ms margin", resp.GetHasDeadline(), left)
 		}
 	})
 	t.Run("lambda deadline less the margin", func(t *testing.T) {
@@ -251,12 +258,25 @@ func TestDeadlines(t *testing.T) {
 		}
 	})
 	t.Run("handler waits on its context", func(t *testing.T) {
-		f := newFixture(t, nil, 0)
+		// The handler's own outcome shows that its context expired with the
+		// caller's deadline: the function's context (a fresh one, with the
+		// 15-minute function timeout) knows nothing of the caller, so only
+		// timeout_ms can end the handler's 20 s sleep early.
+		outcome := make(chan error, 1)
+		record := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			resp, err := handler(ctx, req)
+			outcome <- err
+			return resp, err
+		}
+		f := newFixture(t, []runtime.ServerOption{runtime.UnaryInterceptor(record)}, 0)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		_, err := f.client.Sleep(ctx, &testpb.SleepRequest{Millis: 60_000})
+		_, err := f.client.Sleep(ctx, &testpb.SleepRequest{Millis: 20_000})
 		if st := status.Convert(err); st.Code() != codes.DeadlineExceeded || st.Message() != "context deadline exceeded" {
 			t.Errorf("err = %v, want DeadlineExceeded", err)
+		}
+		if err := <-outcome; status.Code(err) != codes.DeadlineExceeded {
+			t.Errorf("the handler returned %v, want DeadlineExceeded from its context", err)
 		}
 	})
 	t.Run("handler ignores its context", func(t *testing.T) {
@@ -306,7 +326,7 @@ func TestDeadlines(t *testing.T) {
 
 func TestUnknownAndStreaming(t *testing.T) {
 	f := newFixture(t, nil, 0)
-	cc := runtime.NewClientConn(f.invoker, "f")
+	cc := invoke.NewClientConn(f.invoker, "f")
 	for _, tc := range []struct{ method, want string }{
 		{"/no.Such/Method", "unknown service no.Such"},
 		{"/lambdatest.v1.TestService/Nope", "unknown method Nope for service lambdatest.v1.TestService"},
@@ -392,7 +412,7 @@ func TestInterceptorChains(t *testing.T) {
 		}
 	}
 	f := newFixture(t, []runtime.ServerOption{runtime.ChainUnaryInterceptor(srvInt("1"), srvInt("2")), runtime.UnaryInterceptor(srvInt("3"))}, 0,
-		runtime.WithChainUnaryInterceptor(cliInt("a"), cliInt("b")))
+		invoke.WithChainUnaryInterceptor(cliInt("a"), cliInt("b")))
 	resp, err := f.client.Echo(context.Background(), &testpb.EchoRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -417,7 +437,7 @@ func TestInterceptorChains(t *testing.T) {
 func TestInteropWithGRPCGeneratedCode(t *testing.T) {
 	srv := runtime.NewServer()
 	testpb.RegisterTestServiceServer(srv, &testserver.Server{})
-	cc := runtime.NewClientConn(runtime.InProcessInvoker(srv, 0), "f", runtime.WithQualifier("live"))
+	cc := invoke.NewClientConn(lambdatest.NewInvoker(srv), "f", invoke.WithQualifier("live"))
 	resp, err := testpb.NewTestServiceClient(cc).Echo(context.Background(), &testpb.EchoRequest{Message: "grpc-generated"})
 	if err != nil || resp.GetMessage() != "grpc-generated" {
 		t.Fatalf("resp %v, err %v", resp, err)
@@ -428,7 +448,7 @@ func TestInteropWithGRPCGeneratedCode(t *testing.T) {
 }
 
 func TestQualifierAndFunctionName(t *testing.T) {
-	f := newFixture(t, nil, 0, runtime.WithQualifier("live"))
+	f := newFixture(t, nil, 0, invoke.WithQualifier("live"))
 	if _, err := f.client.Echo(context.Background(), &testpb.EchoRequest{}); err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +484,7 @@ func TestFailedInvocationIsNeverOK(t *testing.T) {
 		{"empty payload", failingInvoker{out: &lambda.InvokeOutput{StatusCode: 200}}, codes.Internal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client := testpb.NewTestServiceLambdaClient(runtime.NewClientConn(tc.inv, "f"))
+			client := testpb.NewTestServiceLambdaClient(invoke.NewClientConn(tc.inv, "f"))
 			resp, err := client.Echo(context.Background(), &testpb.EchoRequest{})
 			if err == nil || resp != nil {
 				t.Fatalf("a failed invocation gave %v, %v", resp, err)
@@ -512,7 +532,7 @@ func TestBadPayloads(t *testing.T) {
 		})
 	}
 	// The function still serves after all that.
-	client := testpb.NewTestServiceLambdaClient(runtime.NewClientConn(runtime.InProcessInvoker(srv, 0), "f"))
+	client := testpb.NewTestServiceLambdaClient(invoke.NewClientConn(lambdatest.NewInvoker(srv), "f"))
 	if _, err := client.Echo(context.Background(), &testpb.EchoRequest{}); err != nil {
 		t.Errorf("after bad payloads: %v", err)
 	}
@@ -523,6 +543,6 @@ func TestBadPayloads(t *testing.T) {
 func decodeStatus(t *testing.T, payload []byte) *status.Status {
 	t.Helper()
 	inv := failingInvoker{out: &lambda.InvokeOutput{StatusCode: 200, Payload: payload}}
-	err := runtime.NewClientConn(inv, "f").Invoke(context.Background(), "/x.Y/Z", &testpb.EchoRequest{}, &testpb.EchoResponse{})
+	err := invoke.NewClientConn(inv, "f").Invoke(context.Background(), "/x.Y/Z", &testpb.EchoRequest{}, &testpb.EchoResponse{})
 	return status.Convert(err)
 }

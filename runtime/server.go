@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -143,7 +144,7 @@ func (s *Server) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // call is the state of one invocation, allocated once.
 type call struct {
 	srv      *Server
-	env      requestEnvelope
+	env      wire.Request
 	jsonMode bool
 	stream   serverStream
 }
@@ -158,34 +159,34 @@ func (s *Server) serve(ctx context.Context, payload []byte) (out []byte) {
 		}
 	}()
 	c := &call{srv: s}
-	if err := parseRequest(payload, &c.env); err != nil {
+	if err := wire.ParseRequest(payload, &c.env); err != nil {
 		return s.statusResponse(status.New(codes.Internal, "lambda: malformed request envelope: "+err.Error()), nil, nil, false)
 	}
-	jsonMode = c.env.hasJSON
+	jsonMode = c.env.HasJSON
 	c.jsonMode = jsonMode
 	if st := checkRequest(&c.env); st != nil {
 		return s.statusResponse(st, nil, nil, jsonMode)
 	}
-	if st := checkIncomingMetadata(c.env.md); st != nil {
+	if st := checkIncomingMetadata(c.env.MD); st != nil {
 		return s.statusResponse(st, nil, nil, jsonMode)
 	}
-	rt, st := s.lookup(c.env.method)
+	rt, st := s.lookup(c.env.Method)
 	if st != nil {
 		return s.statusResponse(st, nil, nil, jsonMode)
 	}
 	return c.run(ctx, rt)
 }
 
-// checkRequest validates what parseRequest cannot: the version and the body.
-func checkRequest(env *requestEnvelope) *status.Status {
+// checkRequest validates what wire.ParseRequest cannot: the version and the body.
+func checkRequest(env *wire.Request) *status.Status {
 	switch {
-	case env.version == 0:
+	case env.Version == 0:
 		return status.New(codes.Internal, `lambda: malformed request envelope: missing "v"`)
-	case env.version != EnvelopeVersion:
-		return status.Newf(codes.Unimplemented, "lambda: envelope version %d is not supported; this function speaks version %d", env.version, EnvelopeVersion)
-	case env.hasBody && env.hasJSON:
+	case env.Version != EnvelopeVersion:
+		return status.Newf(codes.Unimplemented, "lambda: envelope version %d is not supported; this function speaks version %d", env.Version, EnvelopeVersion)
+	case env.HasBody && env.HasJSON:
 		return status.New(codes.Internal, `lambda: malformed request envelope: both "body" and "json" are set`)
-	case !env.hasBody && !env.hasJSON:
+	case !env.HasBody && !env.HasJSON:
 		return status.New(codes.Internal, `lambda: malformed request envelope: neither "body" nor "json" is set`)
 	}
 	return nil
@@ -197,7 +198,7 @@ func (s *Server) lookup(method string) (*route, *status.Status) {
 	rt := s.routes.Load()
 	if r, ok := rt.methods[method]; ok {
 		if r.stream != nil {
-			return nil, status.Newf(codes.Unimplemented, "lambda: %s is a %s method; the Lambda Invoke transport carries unary calls only", method, streamKind(r.stream))
+			return nil, status.Newf(codes.Unimplemented, "lambda: %s is a %s method; the Lambda Invoke transport carries unary calls only", method, wire.StreamKind(r.stream))
 		}
 		return r, nil
 	}
@@ -213,17 +214,6 @@ func (s *Server) lookup(method string) (*route, *status.Status) {
 	return nil, status.Newf(codes.Unimplemented, "unknown method %v for service %v", name, svc)
 }
 
-func streamKind(sd *grpc.StreamDesc) string {
-	switch {
-	case sd.ClientStreams && sd.ServerStreams:
-		return "bidirectional-streaming"
-	case sd.ClientStreams:
-		return "client-streaming"
-	default:
-		return "server-streaming"
-	}
-}
-
 // result is what a handler returned.
 type result struct {
 	resp any
@@ -237,7 +227,7 @@ func (c *call) run(ctx context.Context, r *route) []byte {
 	stream := &c.stream
 	stream.method = r.method
 	ctx = grpc.NewContextWithServerTransportStream(ctx, stream)
-	md := c.env.md
+	md := c.env.MD
 	if md == nil {
 		md = metadata.MD{}
 	}
@@ -280,8 +270,8 @@ func (c *call) run(ctx context.Context, r *route) []byte {
 	if st != nil {
 		return s.statusResponse(st, header, trailer, c.jsonMode)
 	}
-	out := appendResponse(make([]byte, 0, responseSize(len(buf.b), header, trailer, c.jsonMode)), 0, "", nil, header, trailer, buf.b, c.jsonMode)
-	buf.free()
+	out := wire.AppendResponse(make([]byte, 0, responseSize(len(buf.B), header, trailer, c.jsonMode)), 0, "", nil, header, trailer, buf.B, c.jsonMode)
+	buf.Free()
 	if len(out) > MaxPayloadSize {
 		return s.statusResponse(status.Newf(codes.ResourceExhausted, "lambda: response payload of %d bytes exceeds the Lambda limit of %d bytes", len(out), MaxPayloadSize), header, trailer, c.jsonMode)
 	}
@@ -292,8 +282,8 @@ func (c *call) run(ctx context.Context, r *route) []byte {
 // the Lambda deadline less the margin.
 func (c *call) handlerContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	var deadline time.Time
-	if c.env.hasTimeout {
-		deadline = time.Now().Add(c.env.timeout)
+	if c.env.HasTimeout {
+		deadline = time.Now().Add(c.env.Timeout)
 	}
 	if d, ok := ctx.Deadline(); ok {
 		if d = d.Add(-c.srv.opts.deadlineMargin); deadline.IsZero() || d.Before(deadline) {
@@ -325,7 +315,7 @@ func (c *call) handle(ctx context.Context, r *route) (res result) {
 
 // decode is the handler's dec function: it reads the request body into m.
 func (c *call) decode(m any) error {
-	return c.env.unmarshal(m, c.srv.opts.maxRecvMsgSize)
+	return c.env.Unmarshal(m, c.srv.opts.maxRecvMsgSize)
 }
 
 // toStatus converts a handler error as grpc-go's server does: a status error
@@ -338,13 +328,13 @@ func toStatus(err error) *status.Status {
 	return status.FromContextError(err)
 }
 
-func (s *Server) marshal(resp any, jsonMode bool) (*buffer, *status.Status) {
-	buf, err := marshalMessage(resp, jsonMode)
+func (s *Server) marshal(resp any, jsonMode bool) (*wire.Buffer, *status.Status) {
+	buf, err := wire.MarshalMessage(resp, jsonMode)
 	if err != nil {
 		return nil, status.Newf(codes.Internal, "grpc: error while marshaling: %v", err)
 	}
-	if n := len(buf.b); n > s.opts.maxSendMsgSize {
-		buf.free()
+	if n := len(buf.B); n > s.opts.maxSendMsgSize {
+		buf.Free()
 		return nil, status.Newf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", n, s.opts.maxSendMsgSize)
 	}
 	return buf, nil
@@ -363,22 +353,22 @@ func (s *Server) statusResponse(st *status.Status, header, trailer metadata.MD, 
 		st = status.Newf(codes.Unknown, "transport: malformed grpc-status: strconv.ParseInt: parsing %q: value out of range", strconv.FormatUint(uint64(code), 10))
 		trailer = nil
 	}
-	if _, ok := trailer[grpcStatusDetailsKey]; ok && len(st.Details()) > 0 {
+	if _, ok := trailer[wire.StatusDetailsKey]; ok && len(st.Details()) > 0 {
 		// grpc-go drops a handler's own grpc-status-details-bin trailer when it
 		// writes the status's details there (trailer is the call's own map).
-		delete(trailer, grpcStatusDetailsKey)
+		delete(trailer, wire.StatusDetailsKey)
 	}
-	details := statusDetails(st)
-	out := appendResponse(make([]byte, 0, responseSize(len(details), header, trailer, false)+len(st.Message())*2), uint32(st.Code()), st.Message(), details, header, trailer, nil, jsonMode)
+	details := wire.StatusDetails(st)
+	out := wire.AppendResponse(make([]byte, 0, responseSize(len(details), header, trailer, false)+len(st.Message())*2), uint32(st.Code()), st.Message(), details, header, trailer, nil, jsonMode)
 	if len(out) > MaxPayloadSize {
 		// Only huge metadata or details get here; keep the status, drop the rest.
-		return appendResponse(nil, uint32(codes.ResourceExhausted), fmt.Sprintf("lambda: response payload of %d bytes exceeds the Lambda limit of %d bytes", len(out), MaxPayloadSize), nil, nil, nil, nil, jsonMode)
+		return wire.AppendResponse(nil, uint32(codes.ResourceExhausted), fmt.Sprintf("lambda: response payload of %d bytes exceeds the Lambda limit of %d bytes", len(out), MaxPayloadSize), nil, nil, nil, nil, jsonMode)
 	}
 	return out
 }
 
 func responseSize(bodyLen int, header, trailer metadata.MD, jsonMode bool) int {
-	n := 64 + metadataSize(header) + metadataSize(trailer)
+	n := 64 + wire.MetadataSize(header) + wire.MetadataSize(trailer)
 	if jsonMode {
 		return n + bodyLen
 	}

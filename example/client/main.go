@@ -21,7 +21,7 @@ import (
 
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/example/client/demo"
 	ordersv1 "github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/example/gen/orders/v1"
-	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
 )
 
 func main() {
@@ -38,14 +38,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		os.Exit(2)
 	}
-	var opts []runtime.ClientOption
+	var opts []invoke.Option
 	if *qualifier != "" {
-		opts = append(opts, runtime.WithQualifier(*qualifier))
+		opts = append(opts, invoke.WithQualifier(*qualifier))
 	}
 	if *jsonMode {
-		opts = append(opts, runtime.WithJSON())
+		opts = append(opts, invoke.WithJSON())
 	}
-	client := ordersv1.NewOrderServiceLambdaClient(runtime.NewClientConn(invoker, *function, opts...))
+	client := ordersv1.NewOrderServiceLambdaClient(invoke.NewClientConn(invoker, *function, opts...))
 	if failed := demo.Run(ctx, client, os.Stdout); failed > 0 {
 		fmt.Printf("\n%d call(s) did not give the expected outcome\n", failed)
 		os.Exit(1)

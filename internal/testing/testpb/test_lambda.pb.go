@@ -31,7 +31,7 @@ const (
 
 // TestServiceLambdaClient is the client API for the TestService service, called through
 // the AWS Lambda Invoke API. Its method set is that of protoc-gen-go-grpc's
-// TestServiceClient. Over a runtime.ClientConn each unary call is one invocation,
+// TestServiceClient. Over an invoke.ClientConn (package runtime/invoke) each unary call is one invocation,
 // and streaming methods fail with codes.Unimplemented.
 //
 // TestService does what each request asks.
@@ -57,7 +57,7 @@ type testServiceLambdaClient struct {
 }
 
 // NewTestServiceLambdaClient returns a client of the TestService service that calls
-// through cc, usually a runtime.ClientConn; a *grpc.ClientConn works too.
+// through cc, usually an invoke.ClientConn; a *grpc.ClientConn works too.
 func NewTestServiceLambdaClient(cc grpc.ClientConnInterface) TestServiceLambdaClient {
 	return &testServiceLambdaClient{cc}
 }

@@ -26,7 +26,7 @@ const (
 
 // BenchServiceLambdaClient is the client API for the BenchService service, called through
 // the AWS Lambda Invoke API. Its method set is that of protoc-gen-go-grpc's
-// BenchServiceClient. Over a runtime.ClientConn each unary call is one invocation,
+// BenchServiceClient. Over an invoke.ClientConn (package runtime/invoke) each unary call is one invocation,
 // and streaming methods fail with codes.Unimplemented.
 //
 // BenchService is the service every path serves with the same trivial
@@ -41,7 +41,7 @@ type benchServiceLambdaClient struct {
 }
 
 // NewBenchServiceLambdaClient returns a client of the BenchService service that calls
-// through cc, usually a runtime.ClientConn; a *grpc.ClientConn works too.
+// through cc, usually an invoke.ClientConn; a *grpc.ClientConn works too.
 func NewBenchServiceLambdaClient(cc grpc.ClientConnInterface) BenchServiceLambdaClient {
 	return &benchServiceLambdaClient{cc}
 }

@@ -30,7 +30,7 @@ const (
 
 // OrderServiceLambdaClient is the client API for the OrderService service, called through
 // the AWS Lambda Invoke API. Its method set is that of protoc-gen-go-grpc's
-// OrderServiceClient. Over a runtime.ClientConn each unary call is one invocation,
+// OrderServiceClient. Over an invoke.ClientConn (package runtime/invoke) each unary call is one invocation,
 // and streaming methods fail with codes.Unimplemented.
 //
 // OrderService takes and tracks customer orders.
@@ -58,7 +58,7 @@ type orderServiceLambdaClient struct {
 }
 
 // NewOrderServiceLambdaClient returns a client of the OrderService service that calls
-// through cc, usually a runtime.ClientConn; a *grpc.ClientConn works too.
+// through cc, usually an invoke.ClientConn; a *grpc.ClientConn works too.
 func NewOrderServiceLambdaClient(cc grpc.ClientConnInterface) OrderServiceLambdaClient {
 	return &orderServiceLambdaClient{cc}
 }

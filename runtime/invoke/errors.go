@@ -1,4 +1,4 @@
-package runtime
+package invoke
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -105,10 +106,10 @@ const (
 // functionErrorStatus maps a failed invocation: Lambda ran the function but
 // it did not produce a response (X-Amz-Function-Error, or the emulator's
 // error document). kind is the X-Amz-Function-Error value, if any.
-func functionErrorStatus(kind string, env *responseEnvelope, payload []byte) *status.Status {
-	var fe functionError
-	if env != nil && env.lambdaFn != nil {
-		fe = *env.lambdaFn
+func functionErrorStatus(kind string, env *wire.Response, payload []byte) *status.Status {
+	var fe wire.FunctionError
+	if env != nil && env.FunctionError != nil {
+		fe = *env.FunctionError
 	} else {
 		fe.Message = truncate(payload)
 	}
@@ -123,7 +124,7 @@ func functionErrorStatus(kind string, env *responseEnvelope, payload []byte) *st
 	return status.New(functionErrorCode(fe), msg)
 }
 
-func functionErrorCode(fe functionError) codes.Code {
+func functionErrorCode(fe wire.FunctionError) codes.Code {
 	switch {
 	case fe.Type == "Sandbox.Timedout" || strings.Contains(fe.Message, timeoutMessage):
 		// The function ran out of time: as a call past its deadline.
@@ -166,7 +167,7 @@ func emulatorFunctionErrors(ctx context.Context, in middleware.DeserializeInput,
 	// emulator writes, and hand anything else on unchanged.
 	const maxDocument = 64 << 10
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
-	if env, perr := parseResponse(body); rerr == nil && len(body) <= maxDocument && perr == nil && env.lambdaFn != nil && env.lambdaFn.Type != "" {
+	if env, perr := wire.ParseResponse(body); rerr == nil && len(body) <= maxDocument && perr == nil && env.FunctionError != nil && env.FunctionError.Type != "" {
 		resp.Body.Close()
 		resp.StatusCode = http.StatusOK
 		resp.Header.Set("X-Amz-Function-Error", "Unhandled")

@@ -1,4 +1,4 @@
-package runtime
+package invoke
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -44,8 +45,8 @@ var _ grpc.ClientConnInterface = (*ClientConn)(nil)
 
 // NewClientConn returns a ClientConn that invokes functionName (a name,
 // ARN or partial ARN, as the Invoke API takes) through invoker.
-func NewClientConn(invoker Invoker, functionName string, opts ...ClientOption) *ClientConn {
-	cc := &ClientConn{invoker: invoker, functionName: functionName, opts: newClientOptions(opts)}
+func NewClientConn(invoker Invoker, functionName string, opts ...Option) *ClientConn {
+	cc := &ClientConn{invoker: invoker, functionName: functionName, opts: newOptions(opts)}
 	cc.fnName = aws.String(functionName)
 	if cc.opts.qualifier != "" {
 		cc.qualifier = aws.String(cc.opts.qualifier)
@@ -77,7 +78,7 @@ func (cc *ClientConn) Invoke(ctx context.Context, method string, args, reply any
 // streams yet. Generated clients keep their streaming methods, so they still
 // satisfy the gRPC client interfaces, and report this clearly.
 func (cc *ClientConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, status.Errorf(codes.Unimplemented, "lambda: %s is a %s method; the Lambda Invoke transport carries unary calls only", method, streamKind(desc))
+	return nil, status.Errorf(codes.Unimplemented, "lambda: %s is a %s method; the Lambda Invoke transport carries unary calls only", method, wire.StreamKind(desc))
 }
 
 // callInfo collects the call options this transport honours.
@@ -91,7 +92,7 @@ type callInfo struct {
 }
 
 func newCallInfo(opts []grpc.CallOption) callInfo {
-	ci := callInfo{maxRecv: defaultMaxRecvMsgSize, maxSend: defaultMaxSendMsgSize}
+	ci := callInfo{maxRecv: wire.DefaultMaxRecvMsgSize, maxSend: wire.DefaultMaxSendMsgSize}
 	for _, o := range opts {
 		switch o := o.(type) {
 		case grpc.HeaderCallOption:
@@ -137,12 +138,12 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 	if err != nil {
 		return err
 	}
-	buf, err := marshalMessage(args, cc.opts.jsonMode)
+	buf, err := wire.MarshalMessage(args, cc.opts.jsonMode)
 	if err != nil {
 		return status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
 	}
-	defer buf.free()
-	body := buf.b
+	defer buf.Free()
+	body := buf.B
 	if len(body) > ci.maxSend {
 		return status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", len(body), ci.maxSend)
 	}
@@ -152,9 +153,9 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 			return status.FromContextError(context.DeadlineExceeded).Err()
 		}
 	}
-	payload := appendRequest(make([]byte, 0, requestSize(method, md, len(body), cc.opts.jsonMode)), method, timeout, md, body, cc.opts.jsonMode)
-	if len(payload) > MaxPayloadSize {
-		return status.Errorf(codes.ResourceExhausted, "lambda: request payload of %d bytes exceeds the Lambda limit of %d bytes for a synchronous invocation", len(payload), MaxPayloadSize)
+	payload := wire.AppendRequest(make([]byte, 0, wire.RequestSize(method, md, len(body), cc.opts.jsonMode)), method, timeout, md, body, cc.opts.jsonMode)
+	if len(payload) > wire.MaxPayloadSize {
+		return status.Errorf(codes.ResourceExhausted, "lambda: request payload of %d bytes exceeds the Lambda limit of %d bytes for a synchronous invocation", len(payload), wire.MaxPayloadSize)
 	}
 
 	in := &lambda.InvokeInput{
@@ -179,17 +180,17 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 	if st != nil {
 		return st.Err()
 	}
-	header = env.header
-	if env.code != 0 {
+	header = env.Header
+	if env.Code != 0 {
 		var st *status.Status
 		st, trailer = responseStatus(env)
 		return st.Err()
 	}
-	trailer = env.trailer
-	if err := env.unmarshal(reply, ci.maxRecv); err != nil {
+	trailer = env.Trailer
+	if err := env.Unmarshal(reply, ci.maxRecv); err != nil {
 		return err
 	}
-	if v, ok := trailer[grpcStatusDetailsKey]; ok {
+	if v, ok := trailer[wire.StatusDetailsKey]; ok {
 		// A handler set grpc-status-details-bin itself: grpc-go's client reads
 		// the call's status from it, even after a response.
 		return detailsStatus(codes.OK, "", v).Err()
@@ -231,19 +232,19 @@ func outgoingMetadata(ctx context.Context, method string, creds []grpc.PerRPCCre
 
 // decodeResponse reads the invocation's output: a response envelope, or a
 // failure of the invocation itself, which becomes a status (see errors.go).
-func decodeResponse(out *lambda.InvokeOutput) (*responseEnvelope, *status.Status) {
-	env, err := parseResponse(out.Payload)
+func decodeResponse(out *lambda.InvokeOutput) (*wire.Response, *status.Status) {
+	env, err := wire.ParseResponse(out.Payload)
 	switch {
 	case out.FunctionError != nil:
 		return nil, functionErrorStatus(aws.ToString(out.FunctionError), env, out.Payload)
 	case err != nil:
 		return nil, nonEnvelopeStatus(out.Payload)
-	case env.lambdaFn != nil:
+	case env.FunctionError != nil:
 		// The emulator reports function errors without X-Amz-Function-Error.
 		return nil, functionErrorStatus("", env, out.Payload)
-	case env.version != EnvelopeVersion:
-		return nil, status.Newf(codes.Internal, "lambda: response envelope version %d is not supported; this client speaks version %d", env.version, EnvelopeVersion)
-	case env.code == 0 && !env.hasBody && !env.hasJSON:
+	case env.Version != wire.EnvelopeVersion:
+		return nil, status.Newf(codes.Internal, "lambda: response envelope version %d is not supported; this client speaks version %d", env.Version, wire.EnvelopeVersion)
+	case env.Code == 0 && !env.HasBody && !env.HasJSON:
 		return nil, status.New(codes.Internal, `lambda: malformed response envelope: status OK without "body" or "json"`)
 	}
 	return env, nil
@@ -253,27 +254,27 @@ func decodeResponse(out *lambda.InvokeOutput) (*responseEnvelope, *status.Status
 // caller gets. As on grpc-go, the details are the grpc-status-details-bin
 // trailer, which the caller sees too; without "details", a handler's own
 // grpc-status-details-bin trailer is read the same way.
-func responseStatus(env *responseEnvelope) (*status.Status, metadata.MD) {
-	trailer := env.trailer
-	if env.code < 0 || env.code > int64(^uint32(0)) {
-		return status.Newf(codes.Internal, "lambda: malformed response envelope: code %d", env.code), trailer
+func responseStatus(env *wire.Response) (*status.Status, metadata.MD) {
+	trailer := env.Trailer
+	if env.Code < 0 || env.Code > int64(^uint32(0)) {
+		return status.Newf(codes.Internal, "lambda: malformed response envelope: code %d", env.Code), trailer
 	}
-	code := codes.Code(env.code)
-	if len(env.details) > 0 {
-		raw, err := decodeBase64(nil, env.details)
+	code := codes.Code(env.Code)
+	if len(env.Details) > 0 {
+		raw, err := wire.DecodeBase64(nil, env.Details)
 		if err != nil {
 			return status.Newf(codes.Internal, "lambda: malformed response envelope: details are not valid base64: %v", err), trailer
 		}
 		if trailer == nil {
 			trailer = metadata.MD{}
 		}
-		trailer[grpcStatusDetailsKey] = []string{string(raw)}
+		trailer[wire.StatusDetailsKey] = []string{string(raw)}
 	}
-	v, ok := trailer[grpcStatusDetailsKey]
+	v, ok := trailer[wire.StatusDetailsKey]
 	if !ok {
-		return status.New(code, env.message), trailer
+		return status.New(code, env.Message), trailer
 	}
-	return detailsStatus(code, env.message, v), trailer
+	return detailsStatus(code, env.Message, v), trailer
 }
 
 // detailsStatus is grpc-go's rule for the grpc-status-details-bin trailer

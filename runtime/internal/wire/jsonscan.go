@@ -1,4 +1,4 @@
-package runtime
+package wire
 
 import (
 	"errors"
@@ -154,13 +154,13 @@ func (r *jsonReader) null() bool {
 }
 
 // str reads a string. Without escapes the result aliases the input; with
-// escapes it is a new slice.
+// escapes it is a new slice. Strings must be valid UTF-8 (RFC 8259).
 func (r *jsonReader) str() ([]byte, error) {
 	if err := r.expect('"'); err != nil {
 		return nil, err
 	}
 	start := r.pos
-	for i := start; i < len(r.data); i++ {
+	for i := start; i < len(r.data); {
 		switch c := r.data[i]; {
 		case c == '"':
 			r.pos = i + 1
@@ -170,6 +170,15 @@ func (r *jsonReader) str() ([]byte, error) {
 		case c < 0x20:
 			r.pos = i
 			return nil, r.errorf("control character %#x in string", c)
+		case c >= utf8.RuneSelf:
+			ru, n := utf8.DecodeRune(r.data[i:])
+			if ru == utf8.RuneError && n == 1 {
+				r.pos = i
+				return nil, r.errorf("invalid UTF-8 in string")
+			}
+			i += n
+		default:
+			i++
 		}
 	}
 	r.pos = len(r.data)
@@ -190,6 +199,15 @@ func (r *jsonReader) unescape(start, esc int) ([]byte, error) {
 		case c < 0x20:
 			r.pos = i
 			return nil, r.errorf("control character %#x in string", c)
+		case c >= utf8.RuneSelf:
+			ru, n := utf8.DecodeRune(r.data[i:])
+			if ru == utf8.RuneError && n == 1 {
+				r.pos = i
+				return nil, r.errorf("invalid UTF-8 in string")
+			}
+			out = append(out, r.data[i:i+n]...)
+			i += n
+			continue
 		case c != '\\':
 			out = append(out, c)
 			i++
@@ -265,25 +283,54 @@ func (r *jsonReader) hex4(i int) (rune, int, bool) {
 	return v, 4, true
 }
 
-// number reads a JSON number token and returns its text.
+// number reads a JSON number token, by RFC 8259's grammar
+// (-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?), and returns its text.
 func (r *jsonReader) number() ([]byte, error) {
 	r.skipSpace()
 	start := r.pos
-	for r.pos < len(r.data) {
-		c := r.data[r.pos]
-		if ('0' <= c && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			r.pos++
-			continue
+	d := r.data
+	i := start
+	digits := func() bool {
+		j := i
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
 		}
-		break
+		return i > j
 	}
-	if start == r.pos {
-		if r.pos >= len(r.data) {
-			return nil, r.errorf("unexpected end of input, want a number")
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case !digits():
+		return nil, r.numberError(i)
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if !digits() {
+			return nil, r.numberError(i)
 		}
-		return nil, r.errorf("unexpected %q, want a number", r.data[r.pos])
 	}
-	return r.data[start:r.pos], nil
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return nil, r.numberError(i)
+		}
+	}
+	r.pos = i
+	return d[start:i], nil
+}
+
+func (r *jsonReader) numberError(i int) error {
+	r.pos = i
+	if i >= len(r.data) {
+		return r.errorf("unexpected end of input in a number")
+	}
+	return r.errorf("unexpected %q in a number", r.data[i])
 }
 
 // int reads a JSON number that must be an integer fitting in int32.

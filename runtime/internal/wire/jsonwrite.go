@@ -1,4 +1,4 @@
-package runtime
+package wire
 
 import (
 	"encoding/base64"
@@ -57,9 +57,9 @@ func appendBase64String(dst, b []byte) []byte {
 	return append(dst, '"')
 }
 
-// decodeBase64 accepts standard base64 with or without padding, as grpc-go
+// DecodeBase64 accepts standard base64 with or without padding, as grpc-go
 // does for binary metadata, so clients in other languages need not pad.
-func decodeBase64(dst, src []byte) ([]byte, error) {
+func DecodeBase64(dst, src []byte) ([]byte, error) {
 	enc := base64.StdEncoding
 	if len(src)%4 != 0 {
 		enc = base64.RawStdEncoding

@@ -1,4 +1,4 @@
-package runtime_test
+package invoke_test
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testpb"
-	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
 )
 
 // These tests check every row of the table from Lambda and SDK failures to
@@ -108,10 +108,10 @@ func sdkLambdaClient(endpoint string) *lambda.Client {
 }
 
 // testRetryPolicy is the default attempt count with a short backoff.
-var testRetryPolicy = runtime.RetryPolicy{MaxAttempts: 3, MaxBackoff: 10 * time.Millisecond}
+var testRetryPolicy = invoke.RetryPolicy{MaxAttempts: 3, MaxBackoff: 10 * time.Millisecond}
 
 func testServiceClient(endpoint string) testpb.TestServiceLambdaClient {
-	cc := runtime.NewClientConn(sdkLambdaClient(endpoint), "orders-function", runtime.WithRetryPolicy(testRetryPolicy))
+	cc := invoke.NewClientConn(sdkLambdaClient(endpoint), "orders-function", invoke.WithRetryPolicy(testRetryPolicy))
 	return testpb.NewTestServiceLambdaClient(cc)
 }
 
@@ -304,7 +304,7 @@ func TestInvokeErrorMappingConnectionRefused(t *testing.T) {
 			return http.DefaultTransport.RoundTrip(r)
 		})},
 	}, func(o *lambda.Options) { o.BaseEndpoint = aws.String("http://" + addr) })
-	c := testpb.NewTestServiceLambdaClient(runtime.NewClientConn(client, "orders-function", runtime.WithRetryPolicy(testRetryPolicy)))
+	c := testpb.NewTestServiceLambdaClient(invoke.NewClientConn(client, "orders-function", invoke.WithRetryPolicy(testRetryPolicy)))
 	_, err = c.Echo(context.Background(), &testpb.EchoRequest{})
 	if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "connection refused") {
 		t.Errorf("got %v %q, want Unavailable (connection refused)", st.Code(), st.Message())
@@ -337,7 +337,7 @@ func TestThrottledCallSucceedsOnRetry(t *testing.T) {
 func TestRetryPolicyMaxAttempts(t *testing.T) {
 	for _, attempts := range []int{1, 2, 5} {
 		api := newFakeInvokeAPI(t, invokeAPIAnswer{status: 503})
-		cc := runtime.NewClientConn(sdkLambdaClient(api.srv.URL), "f", runtime.WithRetryPolicy(runtime.RetryPolicy{MaxAttempts: attempts, MaxBackoff: time.Millisecond}))
+		cc := invoke.NewClientConn(sdkLambdaClient(api.srv.URL), "f", invoke.WithRetryPolicy(invoke.RetryPolicy{MaxAttempts: attempts, MaxBackoff: time.Millisecond}))
 		_, err := testpb.NewTestServiceLambdaClient(cc).Retry(context.Background(), &testpb.EchoRequest{})
 		if status.Code(err) != codes.Unavailable || api.Requests() != attempts {
 			t.Errorf("MaxAttempts %d: got %v after %d attempts", attempts, err, api.Requests())
@@ -387,7 +387,7 @@ func TestClientDeadlineAgainstSlowInvoke(t *testing.T) {
 // code and retry class, every row is documented, and every test the page
 // names exists.
 func TestDocumentedErrorTable(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "docs", "errors.md"))
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "errors.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,9 +424,9 @@ func TestDocumentedErrorTable(t *testing.T) {
 		}
 	}
 
-	// Every test the page names is a test of runtime/ or e2e/.
+	// Every test the page names is a test of runtime/..., or e2e/.
 	var sources strings.Builder
-	for _, pattern := range []string{"*_test.go", filepath.Join("..", "e2e", "*_test.go")} {
+	for _, pattern := range []string{"*_test.go", filepath.Join("..", "*_test.go"), filepath.Join("..", "..", "e2e", "*_test.go")} {
 		files, _ := filepath.Glob(pattern)
 		for _, f := range files {
 			b, err := os.ReadFile(f)
@@ -438,7 +438,7 @@ func TestDocumentedErrorTable(t *testing.T) {
 	}
 	for _, m := range regexp.MustCompile("`(Test[A-Za-z0-9]+)").FindAllStringSubmatch(string(doc), -1) {
 		if !strings.Contains(sources.String(), "func "+m[1]+"(t *testing.T)") {
-			t.Errorf("docs/errors.md names %s, which is not a test in runtime/ or e2e/", m[1])
+			t.Errorf("docs/errors.md names %s, which is not a test in runtime/invoke, runtime/ or e2e/", m[1])
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package runtime
+package wire
 
 import (
 	"fmt"
@@ -17,29 +17,29 @@ var (
 	jsonUnmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
 )
 
-// buffer is a scratch buffer for a serialized message, which lives only
+// Buffer is a scratch Buffer for a serialized message, which lives only
 // until it is base64-encoded into an envelope or unmarshalled. Binary-mode
 // buffers come from a pool; the holder is pooled with the bytes so that
 // returning one does not allocate.
-type buffer struct {
-	b      []byte
+type Buffer struct {
+	B      []byte
 	pooled bool
 }
 
-var bufPool = sync.Pool{New: func() any { return &buffer{pooled: true} }}
+var bufPool = sync.Pool{New: func() any { return &Buffer{pooled: true} }}
 
 // maxPooledBuffer keeps rare huge buffers from being pinned in the pool.
 const maxPooledBuffer = 1 << 20
 
-func getBuffer() *buffer {
-	buf := bufPool.Get().(*buffer)
-	buf.b = buf.b[:0]
+func getBuffer() *Buffer {
+	buf := bufPool.Get().(*Buffer)
+	buf.B = buf.B[:0]
 	return buf
 }
 
-// free returns a pooled buffer; buf must not be used afterwards.
-func (buf *buffer) free() {
-	if !buf.pooled || cap(buf.b) > maxPooledBuffer {
+// free returns a pooled Buffer; buf must not be used afterwards.
+func (buf *Buffer) Free() {
+	if !buf.pooled || cap(buf.B) > maxPooledBuffer {
 		return
 	}
 	bufPool.Put(buf)
@@ -54,13 +54,13 @@ func asMessage(v any) (proto.Message, error) {
 	return m, nil
 }
 
-// marshalMessage serializes v; in binary mode into a pooled buffer. A nil v
+// MarshalMessage serializes v; in binary mode into a pooled Buffer. A nil v
 // is an empty message, as grpc-go's encode makes it (a handler or an
 // interceptor returning nil, nil succeeds with an empty response).
-func marshalMessage(v any, jsonMode bool) (*buffer, error) {
+func MarshalMessage(v any, jsonMode bool) (*Buffer, error) {
 	if v == nil {
 		if jsonMode {
-			return &buffer{b: []byte("{}")}, nil
+			return &Buffer{B: []byte("{}")}, nil
 		}
 		return getBuffer(), nil
 	}
@@ -70,12 +70,12 @@ func marshalMessage(v any, jsonMode bool) (*buffer, error) {
 	}
 	if jsonMode {
 		b, err := jsonMarshal.Marshal(m)
-		return &buffer{b: b}, err
+		return &Buffer{B: b}, err
 	}
 	buf := getBuffer()
-	buf.b, err = proto.MarshalOptions{}.MarshalAppend(buf.b, m)
+	buf.B, err = proto.MarshalOptions{}.MarshalAppend(buf.B, m)
 	if err != nil {
-		buf.free()
+		buf.Free()
 		return nil, err
 	}
 	return buf, nil
@@ -111,21 +111,21 @@ func unmarshalBody(b64, jsonText []byte, jsonMode bool, v any, maxSize int) erro
 		return status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, maxSize)
 	}
 	buf := getBuffer()
-	defer buf.free()
+	defer buf.Free()
 	var err error
-	if buf.b, err = decodeBase64(buf.b, b64); err != nil {
+	if buf.B, err = DecodeBase64(buf.B, b64); err != nil {
 		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: body is not valid base64: %v", err)
 	}
-	err = proto.Unmarshal(buf.b, m)
+	err = proto.Unmarshal(buf.B, m)
 	if err != nil {
 		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
 	}
 	return nil
 }
 
-// statusDetails serializes st as a google.rpc.Status when it has details;
+// StatusDetails serializes st as a google.rpc.Status when it has details;
 // that is what grpc-go sends as the grpc-status-details-bin trailer.
-func statusDetails(st *status.Status) []byte {
+func StatusDetails(st *status.Status) []byte {
 	p := st.Proto()
 	if len(p.GetDetails()) == 0 {
 		return nil
