@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -545,4 +547,29 @@ func decodeStatus(t *testing.T, payload []byte) *status.Status {
 	inv := failingInvoker{out: &lambda.InvokeOutput{StatusCode: 200, Payload: payload}}
 	err := invoke.NewClientConn(inv, "f").Invoke(context.Background(), "/x.Y/Z", &testpb.EchoRequest{}, &testpb.EchoResponse{})
 	return status.Convert(err)
+}
+
+// TestUnmarshallableDetailsAreLogged: a status whose google.rpc.Status
+// cannot be serialized (here its message is not UTF-8) goes out without its
+// details, as grpc-go's server sends it, and the server logs why, as
+// grpc-go does, instead of dropping them silently.
+func TestUnmarshallableDetailsAreLogged(t *testing.T) {
+	var logged strings.Builder
+	log.SetOutput(&logged)
+	defer log.SetOutput(os.Stderr)
+	fail := func(context.Context, any, *grpc.UnaryServerInfo, grpc.UnaryHandler) (any, error) {
+		st, err := status.New(codes.Internal, "bad \xff").WithDetails(&errdetails.ErrorInfo{Reason: "R"})
+		if err != nil {
+			return nil, err
+		}
+		return nil, st.Err()
+	}
+	f := newFixture(t, []runtime.ServerOption{runtime.UnaryInterceptor(fail)}, 0)
+	_, err := f.client.Echo(context.Background(), &testpb.EchoRequest{})
+	if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != "bad \ufffd" || len(st.Details()) != 0 {
+		t.Errorf("err = %v with details %v, want Internal \"bad \\ufffd\" without details", err, st.Details())
+	}
+	if !strings.Contains(logged.String(), "status Internal is sent without its details") {
+		t.Errorf("the server logged %q, want why the details were dropped", logged.String())
+	}
 }

@@ -147,6 +147,13 @@ type call struct {
 	env      wire.Request
 	jsonMode bool
 	stream   serverStream
+
+	// env's body aliases the invocation payload, which aws-lambda-go hands
+	// to the next invocation as soon as Invoke returns. A handler that
+	// outlives its call (it ignored its deadline) must not read it then:
+	// abandon, under mu, ends the payload's life for decode.
+	mu        sync.Mutex
+	abandoned error // set once Invoke answers without the handler
 }
 
 func (s *Server) serve(ctx context.Context, payload []byte) (out []byte) {
@@ -253,6 +260,7 @@ func (c *call) run(ctx context.Context, r *route) []byte {
 			default:
 				handlerDone = false
 				res.err = status.FromContextError(ctx.Err()).Err()
+				c.abandon(res.err)
 			}
 		}
 	}
@@ -315,7 +323,21 @@ func (c *call) handle(ctx context.Context, r *route) (res result) {
 
 // decode is the handler's dec function: it reads the request body into m.
 func (c *call) decode(m any) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.abandoned != nil {
+		// The payload may hold another invocation's bytes by now.
+		return c.abandoned
+	}
 	return c.env.Unmarshal(m, c.srv.opts.maxRecvMsgSize)
+}
+
+// abandon makes every later decode fail with err instead of reading the
+// payload; it waits for a decode in progress to finish.
+func (c *call) abandon(err error) {
+	c.mu.Lock()
+	c.abandoned = err
+	c.mu.Unlock()
 }
 
 // toStatus converts a handler error as grpc-go's server does: a status error
@@ -358,7 +380,12 @@ func (s *Server) statusResponse(st *status.Status, header, trailer metadata.MD, 
 		// writes the status's details there (trailer is the call's own map).
 		delete(trailer, wire.StatusDetailsKey)
 	}
-	details := wire.StatusDetails(st)
+	details, err := wire.StatusDetails(st)
+	if err != nil {
+		// grpc-go's server logs this and sends the status without its
+		// details (http2Server.writeStatus); so does this one.
+		log.Printf("protoc-gen-go-lambda: %v; status %v is sent without its details", err, st.Code())
+	}
 	out := wire.AppendResponse(make([]byte, 0, responseSize(len(details), header, trailer, false)+len(st.Message())*2), uint32(st.Code()), st.Message(), details, header, trailer, nil, jsonMode)
 	if len(out) > MaxPayloadSize {
 		// Only huge metadata or details get here; keep the status, drop the rest.

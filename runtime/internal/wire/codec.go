@@ -124,15 +124,16 @@ func unmarshalBody(b64, jsonText []byte, jsonMode bool, v any, maxSize int) erro
 }
 
 // StatusDetails serializes st as a google.rpc.Status when it has details;
-// that is what grpc-go sends as the grpc-status-details-bin trailer.
-func StatusDetails(st *status.Status) []byte {
+// that is what grpc-go sends as the grpc-status-details-bin trailer. It fails
+// when the status cannot be serialized (a message in invalid UTF-8, say).
+func StatusDetails(st *status.Status) ([]byte, error) {
 	p := st.Proto()
 	if len(p.GetDetails()) == 0 {
-		return nil
+		return nil, nil
 	}
 	b, err := proto.Marshal(p)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("marshal rpc status: %w", err)
 	}
-	return b
+	return b, nil
 }
