@@ -106,6 +106,7 @@ func TestBadParameters(t *testing.T) {
 	for _, tc := range []struct{ param, want string }{
 		{"package_suffix=not-an-identifier", `package_suffix "not-an-identifier" is not a valid Go identifier`},
 		{"no_such_option=1", `unknown parameter "no_such_option"`},
+		{"standalone=maybe", `standalone="maybe": want true or false`},
 	} {
 		req := request(t, "testdata/suffix")
 		req.Parameter = proto.String(tc.param)

@@ -30,6 +30,21 @@ type service struct {
 	Register      string // RegisterFooLambdaServer
 	NewHandler    string // NewFooLambdaHandler
 	ServiceDesc   string // FooLambda_ServiceDesc
+
+	// Grpc names what protoc-gen-go-grpc generates for the service in the
+	// messages' Go package; the default (non-standalone) mode refers to it.
+	Grpc grpcNames
+}
+
+// grpcNames are protoc-gen-go-grpc's identifiers for one service, as every
+// version since v1.0 names them.
+type grpcNames struct {
+	Server        protogen.GoIdent // FooServer
+	Unimplemented protogen.GoIdent // UnimplementedFooServer
+	Register      protogen.GoIdent // RegisterFooServer
+	Client        protogen.GoIdent // FooClient
+	NewClient     protogen.GoIdent // NewFooClient
+	ServiceDesc   protogen.GoIdent // Foo_ServiceDesc
 }
 
 type method struct {
@@ -66,6 +81,7 @@ func newService(file *protogen.File, s *protogen.Service) *service {
 		Register:      "Register" + base + "Server",
 		NewHandler:    "New" + base + "Handler",
 		ServiceDesc:   base + "_ServiceDesc",
+		Grpc:          newGrpcNames(file.GoImportPath, s.GoName),
 	}
 	streams := 0
 	for _, m := range s.Methods {
@@ -91,6 +107,20 @@ func newService(file *protogen.File, s *protogen.Service) *service {
 		svc.Methods = append(svc.Methods, mm)
 	}
 	return svc
+}
+
+// newGrpcNames returns protoc-gen-go-grpc's names for service goName, which
+// it writes into the Go package of the .proto file (pkg): the package of
+// the messages, before any package_suffix.
+func newGrpcNames(pkg protogen.GoImportPath, goName string) grpcNames {
+	return grpcNames{
+		Server:        pkg.Ident(goName + "Server"),
+		Unimplemented: pkg.Ident("Unimplemented" + goName + "Server"),
+		Register:      pkg.Ident("Register" + goName + "Server"),
+		Client:        pkg.Ident(goName + "Client"),
+		NewClient:     pkg.Ident("New" + goName + "Client"),
+		ServiceDesc:   pkg.Ident(goName + "_ServiceDesc"),
+	}
 }
 
 // comments renders proto comments as Go comment lines, without the final

@@ -16,10 +16,17 @@ import (
 const usage = `protoc-gen-go-lambda is a protoc plugin; protoc or buf runs it:
 
   protoc --go_out=. --go_opt=paths=source_relative \
+         --go-grpc_out=. --go-grpc_opt=paths=source_relative \
          --go-lambda_out=. --go-lambda_opt=paths=source_relative foo.proto
+
+By default the generated code reuses the server and client types that
+protoc-gen-go-grpc (any version) generates in the messages' package, so run
+protoc-gen-go-grpc too; standalone=true generates self-contained types.
 
 Parameters (--go-lambda_opt or buf's opt):
   package_suffix=NAME  generate into a sub-package <package>NAME
+  standalone[=BOOL]    declare the server and client types here instead of
+                       reusing protoc-gen-go-grpc's (needs gRPC-Go v1.64+)
   paths, module, M...  as for protoc-gen-go
 
 Flags:

@@ -139,8 +139,10 @@ func TestProtocAndBufAgree(t *testing.T) {
 // TestGeneratedCodeCompiles generates the golden fixtures with protoc
 // (and the editions one with buf, as Debian's protoc predates editions)
 // together with protoc-gen-go and protoc-gen-go-grpc output in the same
-// packages, then builds and vets them: no name clashes, and the generated
-// code compiles against this runtime.
+// packages (standalone_suffix without protoc-gen-go-grpc, which standalone
+// mode does not need), then builds and vets them: no name clashes, and the
+// generated code compiles against this runtime. TestGrpcMatrix runs the
+// generated code under several protoc-gen-go-grpc versions.
 func TestGeneratedCodeCompiles(t *testing.T) {
 	path := pluginDir(t)
 	out := t.TempDir()
@@ -149,14 +151,18 @@ func TestGeneratedCodeCompiles(t *testing.T) {
 	protoc := func(dir string, lambdaOpt string, files ...string) {
 		args := []string{"-I", filepath.Join(fixtures, dir), "-I", "/usr/include",
 			"--go_out=" + out, "--go_opt=module=" + module,
-			"--go-grpc_out=" + out, "--go-grpc_opt=module=" + module,
 			"--go-lambda_out=" + out, "--go-lambda_opt=module=" + module + lambdaOpt}
+		if dir != "standalone_suffix" { // the one fixture generated without protoc-gen-go-grpc
+			args = append(args, "--go-grpc_out="+out, "--go-grpc_opt=module="+module)
+		}
 		run(t, repoRoot, path, tool(t, "protoc"), append(args, files...)...)
 	}
 	protoc("basic", "", "services.proto")
 	protoc("multifile", "", "a.proto", "b.proto", "other/v1/other.proto")
 	protoc("proto2", "", "legacy.proto")
 	protoc("suffix", ",package_suffix=lambda", "suffix.proto")
+	protoc("standalone", ",standalone=true", "services.proto")
+	protoc("standalone_suffix", ",package_suffix=lambda,standalone", "suffix.proto")
 	template := `{"version":"v2","plugins":[` +
 		`{"local":"protoc-gen-go","out":".","opt":"module=` + module + `"},` +
 		`{"local":"protoc-gen-go-grpc","out":".","opt":"module=` + module + `"},` +
@@ -168,6 +174,8 @@ func TestGeneratedCodeCompiles(t *testing.T) {
 		"multi/v1/a_lambda.pb.go", "multi/v1/b_lambda.pb.go",
 		"suffix/v1/suffixv1lambda/suffix_lambda.pb.go",
 		"editions/v1/editions_lambda.pb.go", "proto2/v1/legacy_lambda.pb.go",
+		"standalone/v1/services_grpc.pb.go", "standalone/v1/services_lambda.pb.go",
+		"standalonesuffix/v1/suffixv1lambda/suffix_lambda.pb.go",
 	} {
 		if _, err := os.Stat(filepath.Join(out, want)); err != nil {
 			t.Errorf("expected generated file: %v", err)

@@ -3,20 +3,26 @@
 // - protoc-gen-go-lambda v0.1.0
 // - protoc               (unknown)
 // source: lambdatest/v1/test.proto
+//
+// Mode: default. This file reuses the server and client types that
+// protoc-gen-go-grpc (any version) generates for these services, so its
+// output must be generated into this package too. Projects that do not
+// run protoc-gen-go-grpc generate with standalone=true instead.
 
 package testpb
 
 import (
-	context "context"
 	runtime "github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
 	grpc "google.golang.org/grpc"
-	codes "google.golang.org/grpc/codes"
-	status "google.golang.org/grpc/status"
 )
 
-// This is a compile-time assertion that this generated file is compatible
-// with the runtime package it is compiled against.
-const _ = runtime.SupportPackageIsVersion1
+// These are compile-time assertions that this generated file is compatible
+// with the runtime and grpc packages it is compiled against.
+// Requires gRPC-Go v1.32.0 or later.
+const (
+	_ = runtime.SupportPackageIsVersion1
+	_ = grpc.SupportPackageIsVersion7
+)
 
 // Full method names of the lambdatest.v1.TestService service, as carried in the
 // Lambda envelope and passed to interceptors.
@@ -29,154 +35,39 @@ const (
 	TestServiceLambda_Stream_FullMethodName = "/lambdatest.v1.TestService/Stream"
 )
 
-// TestServiceLambdaClient is the client API for the TestService service, called through
-// the AWS Lambda Invoke API. Its method set is that of protoc-gen-go-grpc's
-// TestServiceClient. Over an invoke.ClientConn (package runtime/invoke) each unary call is one invocation,
-// and streaming methods fail with codes.Unimplemented.
+// TestServiceLambdaClient is protoc-gen-go-grpc's TestServiceClient, the client API
+// for the TestService service. Over an invoke.ClientConn (package
+// runtime/invoke) each unary call is one invocation of the function through
+// the AWS Lambda Invoke API, and streaming methods fail with
+// codes.Unimplemented.
 //
 // TestService does what each request asks.
-type TestServiceLambdaClient interface {
-	// Echo returns the request's message and payload, the incoming metadata
-	// and what the handler saw of its context; it sets the header and trailer
-	// the request lists, and fails with the request's status if it has one.
-	Echo(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error)
-	// Sleep waits, on its context or ignoring it.
-	Sleep(ctx context.Context, in *SleepRequest, opts ...grpc.CallOption) (*EchoResponse, error)
-	// Panic panics with the request's message.
-	Panic(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error)
-	// Exit ends the function's process mid-call.
-	Exit(ctx context.Context, in *ExitRequest, opts ...grpc.CallOption) (*EchoResponse, error)
-	// Retry is Echo for a method marked idempotent.
-	Retry(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error)
-	// Stream is a server-streaming method.
-	Stream(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EchoResponse], error)
-}
+type TestServiceLambdaClient = TestServiceClient
 
-type testServiceLambdaClient struct {
-	cc grpc.ClientConnInterface
-}
-
-// NewTestServiceLambdaClient returns a client of the TestService service that calls
-// through cc, usually an invoke.ClientConn; a *grpc.ClientConn works too.
+// NewTestServiceLambdaClient returns protoc-gen-go-grpc's client of the TestService
+// service (NewTestServiceClient) calling through cc, usually an
+// invoke.ClientConn; a *grpc.ClientConn works too.
 func NewTestServiceLambdaClient(cc grpc.ClientConnInterface) TestServiceLambdaClient {
-	return &testServiceLambdaClient{cc}
+	return NewTestServiceClient(cc)
 }
 
-func (c *testServiceLambdaClient) Echo(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(EchoResponse)
-	if err := c.cc.Invoke(ctx, TestServiceLambda_Echo_FullMethodName, in, out, cOpts...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *testServiceLambdaClient) Sleep(ctx context.Context, in *SleepRequest, opts ...grpc.CallOption) (*EchoResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(EchoResponse)
-	if err := c.cc.Invoke(ctx, TestServiceLambda_Sleep_FullMethodName, in, out, cOpts...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *testServiceLambdaClient) Panic(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(EchoResponse)
-	if err := c.cc.Invoke(ctx, TestServiceLambda_Panic_FullMethodName, in, out, cOpts...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *testServiceLambdaClient) Exit(ctx context.Context, in *ExitRequest, opts ...grpc.CallOption) (*EchoResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(EchoResponse)
-	if err := c.cc.Invoke(ctx, TestServiceLambda_Exit_FullMethodName, in, out, cOpts...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *testServiceLambdaClient) Retry(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(EchoResponse)
-	if err := c.cc.Invoke(ctx, TestServiceLambda_Retry_FullMethodName, in, out, cOpts...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *testServiceLambdaClient) Stream(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EchoResponse], error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &TestServiceLambda_ServiceDesc.Streams[0], TestServiceLambda_Stream_FullMethodName, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	x := &grpc.GenericClientStream[EchoRequest, EchoResponse]{ClientStream: stream}
-	if err := x.ClientStream.SendMsg(in); err != nil {
-		return nil, err
-	}
-	if err := x.ClientStream.CloseSend(); err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
-// TestServiceLambdaServer is the server API for the TestService service on AWS Lambda.
-// It has exactly the methods of protoc-gen-go-grpc's TestServiceServer, so one
-// implementation serves a grpc.Server and a Lambda function alike.
+// TestServiceLambdaServer is protoc-gen-go-grpc's TestServiceServer, so one
+// implementation serves a grpc.Server and a Lambda function alike, with the
+// stream types and embedding rules of the protoc-gen-go-grpc version that
+// generated it.
 //
 // TestService does what each request asks.
-type TestServiceLambdaServer interface {
-	// Echo returns the request's message and payload, the incoming metadata
-	// and what the handler saw of its context; it sets the header and trailer
-	// the request lists, and fails with the request's status if it has one.
-	Echo(context.Context, *EchoRequest) (*EchoResponse, error)
-	// Sleep waits, on its context or ignoring it.
-	Sleep(context.Context, *SleepRequest) (*EchoResponse, error)
-	// Panic panics with the request's message.
-	Panic(context.Context, *EchoRequest) (*EchoResponse, error)
-	// Exit ends the function's process mid-call.
-	Exit(context.Context, *ExitRequest) (*EchoResponse, error)
-	// Retry is Echo for a method marked idempotent.
-	Retry(context.Context, *EchoRequest) (*EchoResponse, error)
-	// Stream is a server-streaming method.
-	Stream(*EchoRequest, grpc.ServerStreamingServer[EchoResponse]) error
-}
+type TestServiceLambdaServer = TestServiceServer
 
-// UnimplementedTestServiceLambdaServer answers every method with codes.Unimplemented.
-// Embed it in an implementation to keep compiling when methods are added.
-type UnimplementedTestServiceLambdaServer struct{}
-
-func (UnimplementedTestServiceLambdaServer) Echo(context.Context, *EchoRequest) (*EchoResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Echo not implemented")
-}
-
-func (UnimplementedTestServiceLambdaServer) Sleep(context.Context, *SleepRequest) (*EchoResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Sleep not implemented")
-}
-
-func (UnimplementedTestServiceLambdaServer) Panic(context.Context, *EchoRequest) (*EchoResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Panic not implemented")
-}
-
-func (UnimplementedTestServiceLambdaServer) Exit(context.Context, *ExitRequest) (*EchoResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Exit not implemented")
-}
-
-func (UnimplementedTestServiceLambdaServer) Retry(context.Context, *EchoRequest) (*EchoResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Retry not implemented")
-}
-
-func (UnimplementedTestServiceLambdaServer) Stream(*EchoRequest, grpc.ServerStreamingServer[EchoResponse]) error {
-	return status.Error(codes.Unimplemented, "method Stream not implemented")
-}
+// UnimplementedTestServiceLambdaServer is protoc-gen-go-grpc's UnimplementedTestServiceServer:
+// it answers every method with codes.Unimplemented. Embed it in an
+// implementation to keep compiling when methods are added.
+type UnimplementedTestServiceLambdaServer = UnimplementedTestServiceServer
 
 // RegisterTestServiceLambdaServer registers srv on s, usually a runtime.Server; a
-// *grpc.Server works too.
+// *grpc.Server works too. It is RegisterTestServiceServer.
 func RegisterTestServiceLambdaServer(s grpc.ServiceRegistrar, srv TestServiceLambdaServer) {
-	s.RegisterService(&TestServiceLambda_ServiceDesc, srv)
+	RegisterTestServiceServer(s, srv)
 }
 
 // NewTestServiceLambdaHandler returns a Lambda handler serving srv alone; a function's
@@ -184,141 +75,12 @@ func RegisterTestServiceLambdaServer(s grpc.ServiceRegistrar, srv TestServiceLam
 // the returned server to serve them from the same function.
 func NewTestServiceLambdaHandler(srv TestServiceLambdaServer, opts ...runtime.ServerOption) *runtime.Server {
 	s := runtime.NewServer(opts...)
-	RegisterTestServiceLambdaServer(s, srv)
+	RegisterTestServiceServer(s, srv)
 	return s
 }
 
-func _TestServiceLambda_Echo_Handler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(EchoRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(TestServiceLambdaServer).Echo(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: TestServiceLambda_Echo_FullMethodName,
-	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		return srv.(TestServiceLambdaServer).Echo(ctx, req.(*EchoRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _TestServiceLambda_Sleep_Handler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(SleepRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(TestServiceLambdaServer).Sleep(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: TestServiceLambda_Sleep_FullMethodName,
-	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		return srv.(TestServiceLambdaServer).Sleep(ctx, req.(*SleepRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _TestServiceLambda_Panic_Handler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(EchoRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(TestServiceLambdaServer).Panic(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: TestServiceLambda_Panic_FullMethodName,
-	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		return srv.(TestServiceLambdaServer).Panic(ctx, req.(*EchoRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _TestServiceLambda_Exit_Handler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(ExitRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(TestServiceLambdaServer).Exit(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: TestServiceLambda_Exit_FullMethodName,
-	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		return srv.(TestServiceLambdaServer).Exit(ctx, req.(*ExitRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _TestServiceLambda_Retry_Handler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(EchoRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(TestServiceLambdaServer).Retry(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: TestServiceLambda_Retry_FullMethodName,
-	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		return srv.(TestServiceLambdaServer).Retry(ctx, req.(*EchoRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _TestServiceLambda_Stream_Handler(srv any, stream grpc.ServerStream) error {
-	m := new(EchoRequest)
-	if err := stream.RecvMsg(m); err != nil {
-		return err
-	}
-	return srv.(TestServiceLambdaServer).Stream(m, &grpc.GenericServerStream[EchoRequest, EchoResponse]{ServerStream: stream})
-}
-
-// TestServiceLambda_ServiceDesc is the grpc.ServiceDesc for the TestService service on
-// Lambda. It is only intended for direct use with RegisterService.
-var TestServiceLambda_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "lambdatest.v1.TestService",
-	HandlerType: (*TestServiceLambdaServer)(nil),
-	Methods: []grpc.MethodDesc{
-		{
-			MethodName: "Echo",
-			Handler:    _TestServiceLambda_Echo_Handler,
-		},
-		{
-			MethodName: "Sleep",
-			Handler:    _TestServiceLambda_Sleep_Handler,
-		},
-		{
-			MethodName: "Panic",
-			Handler:    _TestServiceLambda_Panic_Handler,
-		},
-		{
-			MethodName: "Exit",
-			Handler:    _TestServiceLambda_Exit_Handler,
-		},
-		{
-			MethodName: "Retry",
-			Handler:    _TestServiceLambda_Retry_Handler,
-		},
-	},
-	Streams: []grpc.StreamDesc{
-		{
-			StreamName:    "Stream",
-			Handler:       _TestServiceLambda_Stream_Handler,
-			ServerStreams: true,
-		},
-	},
-	Metadata: "lambdatest/v1/test.proto",
-}
+// TestServiceLambda_ServiceDesc is a copy of protoc-gen-go-grpc's TestService_ServiceDesc,
+// kept so that code written against the standalone output compiles. It is
+// only intended for direct use with RegisterService; prefer
+// RegisterTestServiceLambdaServer.
+var TestServiceLambda_ServiceDesc = TestService_ServiceDesc

@@ -3,20 +3,26 @@
 // - protoc-gen-go-lambda v0.1.0
 // - protoc               v3.21.12
 // source: bench/v1/bench.proto
+//
+// Mode: default. This file reuses the server and client types that
+// protoc-gen-go-grpc (any version) generates for these services, so its
+// output must be generated into this package too. Projects that do not
+// run protoc-gen-go-grpc generate with standalone=true instead.
 
 package benchv1
 
 import (
-	context "context"
 	runtime "github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
 	grpc "google.golang.org/grpc"
-	codes "google.golang.org/grpc/codes"
-	status "google.golang.org/grpc/status"
 )
 
-// This is a compile-time assertion that this generated file is compatible
-// with the runtime package it is compiled against.
-const _ = runtime.SupportPackageIsVersion1
+// These are compile-time assertions that this generated file is compatible
+// with the runtime and grpc packages it is compiled against.
+// Requires gRPC-Go v1.32.0 or later.
+const (
+	_ = runtime.SupportPackageIsVersion1
+	_ = grpc.SupportPackageIsVersion7
+)
 
 // Full method names of the bench.v1.BenchService service, as carried in the
 // Lambda envelope and passed to interceptors.
@@ -24,60 +30,41 @@ const (
 	BenchServiceLambda_Echo_FullMethodName = "/bench.v1.BenchService/Echo"
 )
 
-// BenchServiceLambdaClient is the client API for the BenchService service, called through
-// the AWS Lambda Invoke API. Its method set is that of protoc-gen-go-grpc's
-// BenchServiceClient. Over an invoke.ClientConn (package runtime/invoke) each unary call is one invocation,
-// and streaming methods fail with codes.Unimplemented.
+// BenchServiceLambdaClient is protoc-gen-go-grpc's BenchServiceClient, the client API
+// for the BenchService service. Over an invoke.ClientConn (package
+// runtime/invoke) each unary call is one invocation of the function through
+// the AWS Lambda Invoke API, and streaming methods fail with
+// codes.Unimplemented.
 //
 // BenchService is the service every path serves with the same trivial
 // implementation.
-type BenchServiceLambdaClient interface {
-	// Echo returns the request's order unchanged.
-	Echo(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error)
-}
+type BenchServiceLambdaClient = BenchServiceClient
 
-type benchServiceLambdaClient struct {
-	cc grpc.ClientConnInterface
-}
-
-// NewBenchServiceLambdaClient returns a client of the BenchService service that calls
-// through cc, usually an invoke.ClientConn; a *grpc.ClientConn works too.
+// NewBenchServiceLambdaClient returns protoc-gen-go-grpc's client of the BenchService
+// service (NewBenchServiceClient) calling through cc, usually an
+// invoke.ClientConn; a *grpc.ClientConn works too.
 func NewBenchServiceLambdaClient(cc grpc.ClientConnInterface) BenchServiceLambdaClient {
-	return &benchServiceLambdaClient{cc}
+	return NewBenchServiceClient(cc)
 }
 
-func (c *benchServiceLambdaClient) Echo(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(EchoResponse)
-	if err := c.cc.Invoke(ctx, BenchServiceLambda_Echo_FullMethodName, in, out, cOpts...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// BenchServiceLambdaServer is the server API for the BenchService service on AWS Lambda.
-// It has exactly the methods of protoc-gen-go-grpc's BenchServiceServer, so one
-// implementation serves a grpc.Server and a Lambda function alike.
+// BenchServiceLambdaServer is protoc-gen-go-grpc's BenchServiceServer, so one
+// implementation serves a grpc.Server and a Lambda function alike, with the
+// stream types and embedding rules of the protoc-gen-go-grpc version that
+// generated it.
 //
 // BenchService is the service every path serves with the same trivial
 // implementation.
-type BenchServiceLambdaServer interface {
-	// Echo returns the request's order unchanged.
-	Echo(context.Context, *EchoRequest) (*EchoResponse, error)
-}
+type BenchServiceLambdaServer = BenchServiceServer
 
-// UnimplementedBenchServiceLambdaServer answers every method with codes.Unimplemented.
-// Embed it in an implementation to keep compiling when methods are added.
-type UnimplementedBenchServiceLambdaServer struct{}
-
-func (UnimplementedBenchServiceLambdaServer) Echo(context.Context, *EchoRequest) (*EchoResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Echo not implemented")
-}
+// UnimplementedBenchServiceLambdaServer is protoc-gen-go-grpc's UnimplementedBenchServiceServer:
+// it answers every method with codes.Unimplemented. Embed it in an
+// implementation to keep compiling when methods are added.
+type UnimplementedBenchServiceLambdaServer = UnimplementedBenchServiceServer
 
 // RegisterBenchServiceLambdaServer registers srv on s, usually a runtime.Server; a
-// *grpc.Server works too.
+// *grpc.Server works too. It is RegisterBenchServiceServer.
 func RegisterBenchServiceLambdaServer(s grpc.ServiceRegistrar, srv BenchServiceLambdaServer) {
-	s.RegisterService(&BenchServiceLambda_ServiceDesc, srv)
+	RegisterBenchServiceServer(s, srv)
 }
 
 // NewBenchServiceLambdaHandler returns a Lambda handler serving srv alone; a function's
@@ -85,39 +72,12 @@ func RegisterBenchServiceLambdaServer(s grpc.ServiceRegistrar, srv BenchServiceL
 // the returned server to serve them from the same function.
 func NewBenchServiceLambdaHandler(srv BenchServiceLambdaServer, opts ...runtime.ServerOption) *runtime.Server {
 	s := runtime.NewServer(opts...)
-	RegisterBenchServiceLambdaServer(s, srv)
+	RegisterBenchServiceServer(s, srv)
 	return s
 }
 
-func _BenchServiceLambda_Echo_Handler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(EchoRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(BenchServiceLambdaServer).Echo(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: BenchServiceLambda_Echo_FullMethodName,
-	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		return srv.(BenchServiceLambdaServer).Echo(ctx, req.(*EchoRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-// BenchServiceLambda_ServiceDesc is the grpc.ServiceDesc for the BenchService service on
-// Lambda. It is only intended for direct use with RegisterService.
-var BenchServiceLambda_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "bench.v1.BenchService",
-	HandlerType: (*BenchServiceLambdaServer)(nil),
-	Methods: []grpc.MethodDesc{
-		{
-			MethodName: "Echo",
-			Handler:    _BenchServiceLambda_Echo_Handler,
-		},
-	},
-	Streams:  []grpc.StreamDesc{},
-	Metadata: "bench/v1/bench.proto",
-}
+// BenchServiceLambda_ServiceDesc is a copy of protoc-gen-go-grpc's BenchService_ServiceDesc,
+// kept so that code written against the standalone output compiles. It is
+// only intended for direct use with RegisterService; prefer
+// RegisterBenchServiceLambdaServer.
+var BenchServiceLambda_ServiceDesc = BenchService_ServiceDesc

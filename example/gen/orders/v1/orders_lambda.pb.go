@@ -3,20 +3,26 @@
 // - protoc-gen-go-lambda v0.1.0
 // - protoc               (unknown)
 // source: orders/v1/orders.proto
+//
+// Mode: default. This file reuses the server and client types that
+// protoc-gen-go-grpc (any version) generates for these services, so its
+// output must be generated into this package too. Projects that do not
+// run protoc-gen-go-grpc generate with standalone=true instead.
 
 package ordersv1
 
 import (
-	context "context"
 	runtime "github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
 	grpc "google.golang.org/grpc"
-	codes "google.golang.org/grpc/codes"
-	status "google.golang.org/grpc/status"
 )
 
-// This is a compile-time assertion that this generated file is compatible
-// with the runtime package it is compiled against.
-const _ = runtime.SupportPackageIsVersion1
+// These are compile-time assertions that this generated file is compatible
+// with the runtime and grpc packages it is compiled against.
+// Requires gRPC-Go v1.32.0 or later.
+const (
+	_ = runtime.SupportPackageIsVersion1
+	_ = grpc.SupportPackageIsVersion7
+)
 
 // Full method names of the example.orders.v1.OrderService service, as carried in the
 // Lambda envelope and passed to interceptors.
@@ -28,145 +34,39 @@ const (
 	OrderServiceLambda_WatchOrder_FullMethodName  = "/example.orders.v1.OrderService/WatchOrder"
 )
 
-// OrderServiceLambdaClient is the client API for the OrderService service, called through
-// the AWS Lambda Invoke API. Its method set is that of protoc-gen-go-grpc's
-// OrderServiceClient. Over an invoke.ClientConn (package runtime/invoke) each unary call is one invocation,
-// and streaming methods fail with codes.Unimplemented.
+// OrderServiceLambdaClient is protoc-gen-go-grpc's OrderServiceClient, the client API
+// for the OrderService service. Over an invoke.ClientConn (package
+// runtime/invoke) each unary call is one invocation of the function through
+// the AWS Lambda Invoke API, and streaming methods fail with
+// codes.Unimplemented.
 //
 // OrderService takes and tracks customer orders.
-type OrderServiceLambdaClient interface {
-	// GetOrder returns one order. An unknown id fails with NOT_FOUND and an
-	// errdetails.ResourceInfo naming the order.
-	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*Order, error)
-	// CreateOrder validates and stores a new order. Invalid input fails with
-	// INVALID_ARGUMENT and an errdetails.BadRequest listing every bad field.
-	CreateOrder(ctx context.Context, in *CreateOrderRequest, opts ...grpc.CallOption) (*Order, error)
-	// WhoAmI authenticates the caller from the "authorization" metadata
-	// ("Bearer <token>"), answers with the caller's identity, and sets the
-	// "x-request-id" header and the "x-elapsed" trailer.
-	WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error)
-	// ShipOrder does slow work in steps and honours the call's deadline: when
-	// the deadline comes first it stops with DEADLINE_EXCEEDED.
-	ShipOrder(ctx context.Context, in *ShipOrderRequest, opts ...grpc.CallOption) (*Order, error)
-	// WatchOrder streams an order's status changes. Streaming is not carried
-	// over the Lambda Invoke API yet: over Lambda it fails with UNIMPLEMENTED.
-	WatchOrder(ctx context.Context, in *WatchOrderRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[OrderEvent], error)
-}
+type OrderServiceLambdaClient = OrderServiceClient
 
-type orderServiceLambdaClient struct {
-	cc grpc.ClientConnInterface
-}
-
-// NewOrderServiceLambdaClient returns a client of the OrderService service that calls
-// through cc, usually an invoke.ClientConn; a *grpc.ClientConn works too.
+// NewOrderServiceLambdaClient returns protoc-gen-go-grpc's client of the OrderService
+// service (NewOrderServiceClient) calling through cc, usually an
+// invoke.ClientConn; a *grpc.ClientConn works too.
 func NewOrderServiceLambdaClient(cc grpc.ClientConnInterface) OrderServiceLambdaClient {
-	return &orderServiceLambdaClient{cc}
+	return NewOrderServiceClient(cc)
 }
 
-func (c *orderServiceLambdaClient) GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*Order, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Order)
-	if err := c.cc.Invoke(ctx, OrderServiceLambda_GetOrder_FullMethodName, in, out, cOpts...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *orderServiceLambdaClient) CreateOrder(ctx context.Context, in *CreateOrderRequest, opts ...grpc.CallOption) (*Order, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Order)
-	if err := c.cc.Invoke(ctx, OrderServiceLambda_CreateOrder_FullMethodName, in, out, cOpts...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *orderServiceLambdaClient) WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(WhoAmIResponse)
-	if err := c.cc.Invoke(ctx, OrderServiceLambda_WhoAmI_FullMethodName, in, out, cOpts...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *orderServiceLambdaClient) ShipOrder(ctx context.Context, in *ShipOrderRequest, opts ...grpc.CallOption) (*Order, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Order)
-	if err := c.cc.Invoke(ctx, OrderServiceLambda_ShipOrder_FullMethodName, in, out, cOpts...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *orderServiceLambdaClient) WatchOrder(ctx context.Context, in *WatchOrderRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[OrderEvent], error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &OrderServiceLambda_ServiceDesc.Streams[0], OrderServiceLambda_WatchOrder_FullMethodName, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	x := &grpc.GenericClientStream[WatchOrderRequest, OrderEvent]{ClientStream: stream}
-	if err := x.ClientStream.SendMsg(in); err != nil {
-		return nil, err
-	}
-	if err := x.ClientStream.CloseSend(); err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
-// OrderServiceLambdaServer is the server API for the OrderService service on AWS Lambda.
-// It has exactly the methods of protoc-gen-go-grpc's OrderServiceServer, so one
-// implementation serves a grpc.Server and a Lambda function alike.
+// OrderServiceLambdaServer is protoc-gen-go-grpc's OrderServiceServer, so one
+// implementation serves a grpc.Server and a Lambda function alike, with the
+// stream types and embedding rules of the protoc-gen-go-grpc version that
+// generated it.
 //
 // OrderService takes and tracks customer orders.
-type OrderServiceLambdaServer interface {
-	// GetOrder returns one order. An unknown id fails with NOT_FOUND and an
-	// errdetails.ResourceInfo naming the order.
-	GetOrder(context.Context, *GetOrderRequest) (*Order, error)
-	// CreateOrder validates and stores a new order. Invalid input fails with
-	// INVALID_ARGUMENT and an errdetails.BadRequest listing every bad field.
-	CreateOrder(context.Context, *CreateOrderRequest) (*Order, error)
-	// WhoAmI authenticates the caller from the "authorization" metadata
-	// ("Bearer <token>"), answers with the caller's identity, and sets the
-	// "x-request-id" header and the "x-elapsed" trailer.
-	WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error)
-	// ShipOrder does slow work in steps and honours the call's deadline: when
-	// the deadline comes first it stops with DEADLINE_EXCEEDED.
-	ShipOrder(context.Context, *ShipOrderRequest) (*Order, error)
-	// WatchOrder streams an order's status changes. Streaming is not carried
-	// over the Lambda Invoke API yet: over Lambda it fails with UNIMPLEMENTED.
-	WatchOrder(*WatchOrderRequest, grpc.ServerStreamingServer[OrderEvent]) error
-}
+type OrderServiceLambdaServer = OrderServiceServer
 
-// UnimplementedOrderServiceLambdaServer answers every method with codes.Unimplemented.
-// Embed it in an implementation to keep compiling when methods are added.
-type UnimplementedOrderServiceLambdaServer struct{}
-
-func (UnimplementedOrderServiceLambdaServer) GetOrder(context.Context, *GetOrderRequest) (*Order, error) {
-	return nil, status.Error(codes.Unimplemented, "method GetOrder not implemented")
-}
-
-func (UnimplementedOrderServiceLambdaServer) CreateOrder(context.Context, *CreateOrderRequest) (*Order, error) {
-	return nil, status.Error(codes.Unimplemented, "method CreateOrder not implemented")
-}
-
-func (UnimplementedOrderServiceLambdaServer) WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method WhoAmI not implemented")
-}
-
-func (UnimplementedOrderServiceLambdaServer) ShipOrder(context.Context, *ShipOrderRequest) (*Order, error) {
-	return nil, status.Error(codes.Unimplemented, "method ShipOrder not implemented")
-}
-
-func (UnimplementedOrderServiceLambdaServer) WatchOrder(*WatchOrderRequest, grpc.ServerStreamingServer[OrderEvent]) error {
-	return status.Error(codes.Unimplemented, "method WatchOrder not implemented")
-}
+// UnimplementedOrderServiceLambdaServer is protoc-gen-go-grpc's UnimplementedOrderServiceServer:
+// it answers every method with codes.Unimplemented. Embed it in an
+// implementation to keep compiling when methods are added.
+type UnimplementedOrderServiceLambdaServer = UnimplementedOrderServiceServer
 
 // RegisterOrderServiceLambdaServer registers srv on s, usually a runtime.Server; a
-// *grpc.Server works too.
+// *grpc.Server works too. It is RegisterOrderServiceServer.
 func RegisterOrderServiceLambdaServer(s grpc.ServiceRegistrar, srv OrderServiceLambdaServer) {
-	s.RegisterService(&OrderServiceLambda_ServiceDesc, srv)
+	RegisterOrderServiceServer(s, srv)
 }
 
 // NewOrderServiceLambdaHandler returns a Lambda handler serving srv alone; a function's
@@ -174,119 +74,12 @@ func RegisterOrderServiceLambdaServer(s grpc.ServiceRegistrar, srv OrderServiceL
 // the returned server to serve them from the same function.
 func NewOrderServiceLambdaHandler(srv OrderServiceLambdaServer, opts ...runtime.ServerOption) *runtime.Server {
 	s := runtime.NewServer(opts...)
-	RegisterOrderServiceLambdaServer(s, srv)
+	RegisterOrderServiceServer(s, srv)
 	return s
 }
 
-func _OrderServiceLambda_GetOrder_Handler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(GetOrderRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(OrderServiceLambdaServer).GetOrder(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: OrderServiceLambda_GetOrder_FullMethodName,
-	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		return srv.(OrderServiceLambdaServer).GetOrder(ctx, req.(*GetOrderRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _OrderServiceLambda_CreateOrder_Handler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(CreateOrderRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(OrderServiceLambdaServer).CreateOrder(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: OrderServiceLambda_CreateOrder_FullMethodName,
-	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		return srv.(OrderServiceLambdaServer).CreateOrder(ctx, req.(*CreateOrderRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _OrderServiceLambda_WhoAmI_Handler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(WhoAmIRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(OrderServiceLambdaServer).WhoAmI(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: OrderServiceLambda_WhoAmI_FullMethodName,
-	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		return srv.(OrderServiceLambdaServer).WhoAmI(ctx, req.(*WhoAmIRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _OrderServiceLambda_ShipOrder_Handler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(ShipOrderRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(OrderServiceLambdaServer).ShipOrder(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: OrderServiceLambda_ShipOrder_FullMethodName,
-	}
-	handler := func(ctx context.Context, req any) (any, error) {
-		return srv.(OrderServiceLambdaServer).ShipOrder(ctx, req.(*ShipOrderRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _OrderServiceLambda_WatchOrder_Handler(srv any, stream grpc.ServerStream) error {
-	m := new(WatchOrderRequest)
-	if err := stream.RecvMsg(m); err != nil {
-		return err
-	}
-	return srv.(OrderServiceLambdaServer).WatchOrder(m, &grpc.GenericServerStream[WatchOrderRequest, OrderEvent]{ServerStream: stream})
-}
-
-// OrderServiceLambda_ServiceDesc is the grpc.ServiceDesc for the OrderService service on
-// Lambda. It is only intended for direct use with RegisterService.
-var OrderServiceLambda_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "example.orders.v1.OrderService",
-	HandlerType: (*OrderServiceLambdaServer)(nil),
-	Methods: []grpc.MethodDesc{
-		{
-			MethodName: "GetOrder",
-			Handler:    _OrderServiceLambda_GetOrder_Handler,
-		},
-		{
-			MethodName: "CreateOrder",
-			Handler:    _OrderServiceLambda_CreateOrder_Handler,
-		},
-		{
-			MethodName: "WhoAmI",
-			Handler:    _OrderServiceLambda_WhoAmI_Handler,
-		},
-		{
-			MethodName: "ShipOrder",
-			Handler:    _OrderServiceLambda_ShipOrder_Handler,
-		},
-	},
-	Streams: []grpc.StreamDesc{
-		{
-			StreamName:    "WatchOrder",
-			Handler:       _OrderServiceLambda_WatchOrder_Handler,
-			ServerStreams: true,
-		},
-	},
-	Metadata: "orders/v1/orders.proto",
-}
+// OrderServiceLambda_ServiceDesc is a copy of protoc-gen-go-grpc's OrderService_ServiceDesc,
+// kept so that code written against the standalone output compiles. It is
+// only intended for direct use with RegisterService; prefer
+// RegisterOrderServiceLambdaServer.
+var OrderServiceLambda_ServiceDesc = OrderService_ServiceDesc
