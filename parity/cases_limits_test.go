@@ -93,9 +93,28 @@ func limitCases() []Case {
 	return cs
 }
 
+// recoveredPrefix starts the message of recoveryInterceptor's status.
+const recoveredPrefix = "recovered by an interceptor: "
+
+// panicRecovered is the documented difference of the panic cases in which
+// grpc-go runs recoveryInterceptor.
+const panicRecovered = "runtime.Server recovers a panic by itself, as INTERNAL \"panic in handler: <value>\"; grpc-go needs a recovery interceptor (here one answering INTERNAL \"" + recoveredPrefix + "<value>\"), whose own words the caller then sees. The code, the panic value and the header and trailer metadata set before the panic are the same"
+
+// diffRecovered checks that the two sides differ only in the words around
+// the panic value.
+func diffRecovered(t *testing.T, g, l Outcome) {
+	t.Helper()
+	gv, gok := strings.CutPrefix(g.Status.GetMessage(), recoveredPrefix)
+	lv, lok := strings.CutPrefix(l.Status.GetMessage(), "panic in handler: ")
+	if !gok || !lok || gv != lv || g.Code() != codes.Internal || l.Code() != codes.Internal ||
+		!mdEqual(g.Header, l.Header) || !mdEqual(g.Trailer, l.Trailer) || g.Resp != nil || l.Resp != nil {
+		t.Errorf("want INTERNAL with the same panic value and metadata:\n  grpc-go %s\n  lambda  %s", summary(g), summary(l))
+	}
+}
+
 // panicCases: handlers and interceptors that panic. runtime.Server recovers
 // them as INTERNAL "panic in handler: <value>"; the grpc-go side runs
-// recoveryInterceptor, which does the same, outermost.
+// recoveryInterceptor outermost.
 func panicCases() []Case {
 	panicking := func(v any) *Service {
 		return &Service{PanicFunc: func(context.Context, *testpb.EchoRequest) (*testpb.EchoResponse, error) { panic(v) }}
@@ -103,7 +122,7 @@ func panicCases() []Case {
 	callPanic := func(ctx context.Context, c Conn, opts ...grpc.CallOption) (proto.Message, error) {
 		return c.Client.Panic(ctx, &testpb.EchoRequest{Message: "boom"}, opts...)
 	}
-	return []Case{
+	cs := []Case{
 		{Name: "handler panics with a string", GRPCRecovery: true, Call: callPanic},
 		{Name: "handler panics with an error", GRPCRecovery: true, Service: panicking(errors.New("an error value")), Call: callPanic},
 		{Name: "handler panics with a status error", GRPCRecovery: true, Service: panicking(status.Error(codes.NotFound, "as a panic")), Call: callPanic},
@@ -126,7 +145,7 @@ func panicCases() []Case {
 				c := &Case{Call: callPanic}
 				return Outcome{Note: subprocess(t, subPanic, "panic: ")}, runLambda(t, c)
 			},
-			Difference: "grpc-go does not recover handler panics: the process crashes and every call in flight fails; runtime.Server recovers and answers INTERNAL \"panic in handler: <value>\" so one bad request cannot take the function down (compare the cases above, where grpc-go runs a recovery interceptor)",
+			Difference: "grpc-go without a recovery interceptor does not recover handler panics: the process crashes and every call in flight fails; runtime.Server recovers and answers INTERNAL \"panic in handler: <value>\" so one bad request cannot take the function down (compare the cases above, where grpc-go runs a recovery interceptor)",
 			Diff: func(t *testing.T, g, l Outcome) {
 				if g.Note != "process exits with status 2: panic: boom" || l.Code() != codes.Internal || l.Status.GetMessage() != "panic in handler: boom" {
 					t.Errorf("want a crash on grpc-go and INTERNAL on Lambda, got %q and %s", g.Note, summary(l))
@@ -134,4 +153,10 @@ func panicCases() []Case {
 			},
 		},
 	}
+	for i := range cs {
+		if cs[i].GRPCRecovery {
+			cs[i].Difference, cs[i].Diff = panicRecovered, diffRecovered
+		}
+	}
+	return cs
 }

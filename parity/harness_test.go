@@ -117,6 +117,16 @@ type Case struct {
 	// Diff then asserts exactly what differs. docs/compatibility.md lists it.
 	Difference string
 	Diff       func(t *testing.T, grpcGo, lambda Outcome)
+
+	// JSONDifference, when set, says why the Lambda path in JSON mode
+	// (invoke.WithJSON: protojson bodies) cannot give what it gives in
+	// binary mode; JSONDiff then asserts exactly what differs. Every other
+	// case must come out the same in both modes.
+	JSONDifference string
+	JSONDiff       func(t *testing.T, binary, json Outcome)
+
+	// jsonMode makes runLambda call in JSON mode.
+	jsonMode bool
 }
 
 // Outcome is what a caller observes.
@@ -172,12 +182,13 @@ func (c *Case) register(r grpc.ServiceRegistrar, lambda bool) {
 	}
 }
 
-// recoveryInterceptor turns a panic into the status the runtime's own
-// recovery produces; grpc-go has no recovery of its own.
+// recoveryInterceptor is a typical recovery interceptor (grpc-go has no
+// recovery of its own): INTERNAL with its own words, so that the panic cases
+// compare what can differ (code, metadata) and show the message that does.
 func recoveryInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			resp, err = nil, status.Errorf(codes.Internal, "panic in handler: %v", p)
+			resp, err = nil, status.Errorf(codes.Internal, "%s%v", recoveredPrefix, p)
 		}
 	}()
 	return handler(ctx, req)
@@ -235,7 +246,11 @@ func runLambda(t *testing.T, c *Case) Outcome {
 	c.register(srv, true)
 	inv := lambdatest.NewInvoker(srv)
 	defer inv.Close()
-	cc := invoke.NewClientConn(inv, functionName, invoke.WithChainUnaryInterceptor(c.ClientInterceptors...))
+	copts := []invoke.Option{invoke.WithChainUnaryInterceptor(c.ClientInterceptors...)}
+	if c.jsonMode {
+		copts = append(copts, invoke.WithJSON())
+	}
+	cc := invoke.NewClientConn(inv, functionName, copts...)
 	return c.call(t, Conn{CC: cc, Client: testpb.NewTestServiceLambdaClient(cc), Lambda: true})
 }
 
@@ -366,33 +381,39 @@ func cut(s string, n int) string {
 
 // row is one line of the compatibility table.
 type row struct {
-	Case, GRPC, Lambda, Verdict string
+	Case, GRPC, Lambda, Verdict, JSON string
 }
 
-// runCase runs one case on both paths and checks the outcomes.
+// runCase runs one case on both paths, the Lambda path in binary and in
+// JSON mode, and checks the outcomes.
 func runCase(t *testing.T, c *Case) row {
-	var g, l Outcome
+	var g, l, lj Outcome
 	if c.Outcomes != nil {
+		c.jsonMode = false
 		g, l = c.Outcomes(t)
+		c.jsonMode = true
+		_, lj = c.Outcomes(t)
 	} else {
 		g = runGRPC(t, c)
+		c.jsonMode = false
 		l = runLambda(t, c)
+		c.jsonMode = true
+		lj = runLambda(t, c)
 	}
-	normalize(t, &g)
-	normalize(t, &l)
-	if c.MessageVaries {
-		for _, o := range []*Outcome{&g, &l} {
+	c.jsonMode = false
+	for _, o := range []*Outcome{&g, &l, &lj} {
+		normalize(t, o)
+		if c.MessageVaries {
 			o.Status = proto.Clone(o.Status).(*spb.Status)
 			o.Status.Message = ""
 			o.MessageIgnored = true
 		}
+		if c.Check != nil && (o != &lj || c.JSONDifference == "") {
+			c.Check(t, *o)
+		}
 	}
-	if c.Check != nil {
-		c.Check(t, g)
-		c.Check(t, l)
-	}
-	d := diffOutcomes(g, l)
 	verdict := "equal"
+	d := diffOutcomes(g, l)
 	switch {
 	case c.Difference == "" && len(d) > 0:
 		t.Errorf("the Lambda path differs from grpc-go:\n%s", strings.Join(d, "\n"))
@@ -406,5 +427,20 @@ func runCase(t *testing.T, c *Case) row {
 			c.Diff(t, g, l)
 		}
 	}
-	return row{Case: c.Name, GRPC: summary(g), Lambda: summary(l), Verdict: verdict}
+	jsonVerdict := "same"
+	dj := diffOutcomes(canonicalDetails(t, l), canonicalDetails(t, lj))
+	switch {
+	case c.JSONDifference == "" && len(dj) > 0:
+		t.Errorf("JSON mode differs from binary mode:\n  binary: %s\n  json:   %s\n%s", summary(l), summary(lj), strings.Join(dj, "\n"))
+	case c.JSONDifference != "" && len(dj) == 0:
+		t.Errorf("documented JSON mode difference %q no longer differs", c.JSONDifference)
+	case c.JSONDifference != "":
+		jsonVerdict = "**differs:** " + c.JSONDifference
+		if c.JSONDiff == nil {
+			t.Errorf("documented JSON mode difference without a JSONDiff check")
+		} else {
+			c.JSONDiff(t, l, lj)
+		}
+	}
+	return row{Case: c.Name, GRPC: summary(g), Lambda: summary(l), Verdict: verdict, JSON: jsonVerdict}
 }

@@ -47,6 +47,7 @@ func groups() []group {
 // generated tables of docs/compatibility.md.
 func TestParity(t *testing.T) {
 	gs := groups()
+	markJSON(t, gs)
 	rows := make([][]row, len(gs))
 	names := map[string]bool{}
 	total := 0
@@ -144,27 +145,30 @@ func replaceBetween(doc []byte, begin, end, text string) ([]byte, error) {
 
 func casesTable(gs []group, rows [][]row) string {
 	var b strings.Builder
-	n, equal := 0, 0
+	n, equal, jsonSame := 0, 0, 0
 	for i := range gs {
 		for _, r := range rows[i] {
 			n++
 			if r.Verdict == "equal" {
 				equal++
 			}
+			if r.JSON == "same" {
+				jsonSame++
+			}
 		}
 	}
-	fmt.Fprintf(&b, "\n%d cases: %d equal, %d documented differences.\n", n, equal, n-equal)
+	fmt.Fprintf(&b, "\n%d cases: %d equal, %d documented differences. Each case runs on the Lambda path twice, in binary mode (the Lambda column) and in JSON mode (invoke.WithJSON); %d come out the same in both modes, %d differ as documented in the JSON mode column.\n", n, equal, n-equal, jsonSame, n-jsonSame)
 	n = 0
 	for i, g := range gs {
 		fmt.Fprintf(&b, "\n### %s\n\n", g.Name)
-		b.WriteString("| # | Case | grpc-go | Lambda | Equal, or why not |\n|---|---|---|---|---|\n")
+		b.WriteString("| # | Case | grpc-go | Lambda | Equal, or why not | JSON mode |\n|---|---|---|---|---|---|\n")
 		for _, r := range rows[i] {
 			n++
 			v := r.Verdict
 			if v != "equal" {
 				v = "**differs:** " + v
 			}
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", n, cell(r.Case), cell(r.GRPC), cell(r.Lambda), cell(v))
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", n, cell(r.Case), cell(r.GRPC), cell(r.Lambda), cell(v), cell(r.JSON))
 		}
 	}
 	b.WriteString("\n")
