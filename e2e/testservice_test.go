@@ -232,38 +232,24 @@ func TestClientDeadline(t *testing.T) {
 }
 
 // TestHandlerIgnoresContextPastFunctionTimeout: a handler that ignores its
-// context and sleeps past AWS_LAMBDA_FUNCTION_TIMEOUT. The caller gets
-// DEADLINE_EXCEEDED near the function timeout, the call is not retried, and
-// the next call succeeds.
-//
-// Normally the runtime answers "context deadline exceeded" itself, 100 ms
-// (DeadlineMargin) before Lambda's deadline, and the process lives on. On a
-// starved machine Lambda's own timeout can still come first (the emulator
-// also starts its timer a little before the deadline it gives the function);
-// then the answer is Lambda's timeout and the process is restarted. Both are
-// correct outcomes; the test checks that each is reported consistently.
+// context and sleeps past AWS_LAMBDA_FUNCTION_TIMEOUT. The runtime answers
+// DEADLINE_EXCEEDED itself, DeadlineMargin before Lambda's deadline, so the
+// process lives on: the call is not retried, the function is not restarted,
+// and the next call succeeds. The margin is a whole second here, so that no
+// scheduling delay on a loaded machine lets Lambda's own timeout come first
+// (TestLambdaFunctionTimeout covers that outcome, on demand).
 func TestHandlerIgnoresContextPastFunctionTimeout(t *testing.T) {
 	t.Parallel()
-	em := startEmulator(t, emulatorConfig{Function: testFunction, TimeoutSeconds: 2})
+	em := startEmulator(t, emulatorConfig{Function: testFunction, TimeoutSeconds: 3, Env: []string{"LAMBDATEST_DEADLINE_MARGIN=1s"}})
 	c := testClient(em)
 	echoOK(t, c, "warm")
-	start := time.Now()
 	_, err := c.Sleep(context.Background(), &testpb.SleepRequest{Millis: 8000, IgnoreContext: true})
-	took := time.Since(start)
-	st := status.Convert(err)
-	runtimeAnswered := st.Message() == "context deadline exceeded"
-	if st.Code() != codes.DeadlineExceeded || !runtimeAnswered && !strings.Contains(st.Message(), "Task timed out after 2.00 seconds") {
-		t.Fatalf("got %v %q, want DeadlineExceeded from the runtime (or from Lambda's timeout)", st.Code(), st.Message())
-	}
-	if !runtimeAnswered {
-		t.Logf("Lambda's timeout came before the runtime's answer (machine under load?): %q", st.Message())
-	}
-	if took > 6*time.Second {
-		t.Errorf("the call returned after %v; want it to end near the 2 s function timeout", took)
+	if st := status.Convert(err); st.Code() != codes.DeadlineExceeded || st.Message() != "context deadline exceeded" {
+		t.Fatalf("got %v %q, want DeadlineExceeded \"context deadline exceeded\" from the runtime", st.Code(), st.Message())
 	}
 	echoOK(t, c, "after the timeout")
-	if wantInits := map[bool]int{true: 1, false: 2}[runtimeAnswered]; em.Inits() != wantInits {
-		t.Errorf("the function started %d times, want %d (runtime answered: %v)", em.Inits(), wantInits, runtimeAnswered)
+	if em.Inits() != 1 {
+		t.Errorf("the function started %d times, want once: the runtime answered, Lambda did not end the invocation", em.Inits())
 	}
 	if em.Requests() != 3 {
 		t.Errorf("%d requests, want 3: no call is retried", em.Requests())
@@ -281,15 +267,10 @@ func TestLambdaFunctionTimeout(t *testing.T) {
 	t.Parallel()
 	em := startEmulator(t, emulatorConfig{Function: testFunction, TimeoutSeconds: 1, Env: []string{"LAMBDATEST_IGNORE_LAMBDA_DEADLINE=1"}})
 	c := testClient(em)
-	start := time.Now()
 	_, err := c.Sleep(context.Background(), &testpb.SleepRequest{Millis: 8000, IgnoreContext: true})
-	took := time.Since(start)
 	st := status.Convert(err)
 	if st.Code() != codes.DeadlineExceeded || !strings.Contains(st.Message(), "Task timed out after 1.00 seconds") {
 		t.Fatalf("got %v %q, want DeadlineExceeded reporting Lambda's timeout", st.Code(), st.Message())
-	}
-	if took > 6*time.Second {
-		t.Errorf("the call returned after %v; want it to end near the 1 s function timeout", took)
 	}
 	if em.Requests() != 1 {
 		t.Errorf("%d invocations, want 1: an invocation that ran is not retried", em.Requests())
