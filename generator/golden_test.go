@@ -1,7 +1,6 @@
 package generator_test
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"os/exec"
@@ -76,29 +75,6 @@ func TestGolden(t *testing.T) {
 				return nil
 			})
 		})
-	}
-}
-
-// TestGoldenIsGofmtClean checks the generated code needs no formatting:
-// protogen formats it, so this fails only if the template produces
-// something gofmt rewrites beyond whitespace protogen already fixes.
-func TestGoldenIsGofmtClean(t *testing.T) {
-	gofmt, err := exec.LookPath("gofmt")
-	if err != nil {
-		gofmt = filepath.Join(os.Getenv("GOROOT"), "bin", "gofmt")
-	}
-	files, _ := filepath.Glob("testdata/*/want/*.golden")
-	more, _ := filepath.Glob("testdata/*/want/*/*.golden")
-	files = append(files, more...)
-	if len(files) == 0 {
-		t.Fatal("no golden files found")
-	}
-	out, err := exec.Command(gofmt, append([]string{"-l"}, files...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("gofmt: %v\n%s", err, out)
-	}
-	if len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("gofmt would change:\n%s", out)
 	}
 }
 

@@ -53,7 +53,6 @@ func TestGrpcMatrix(t *testing.T) {
 		writeFile(t, filepath.Join(out, c.Dir, "cell.go"), c.source(t))
 	}
 	writeFile(t, filepath.Join(out, "matrix_test.go"), matrixMain(t, cells))
-	gofmtClean(t, out)
 	goMod := "module " + matrixModule + "\n\ngo 1.25\n\nrequire github.com/protoc-gen-go-lambda/protoc-gen-go-lambda v0.0.0\n\n" +
 		"replace github.com/protoc-gen-go-lambda/protoc-gen-go-lambda => " + repoRoot + "\n"
 	writeFile(t, filepath.Join(out, "go.mod"), goMod)
