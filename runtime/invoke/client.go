@@ -171,6 +171,9 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 		}
 		return invokeErrorStatus(err).Err()
 	}
+	if out == nil {
+		return status.Error(codes.Internal, "lambda: the invoker returned neither an output nor an error")
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		// The answer came too late: grpc-go reports the caller's deadline or
 		// cancellation, whatever the server said.
