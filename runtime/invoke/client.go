@@ -152,6 +152,11 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 		if timeout = time.Until(d); timeout <= 0 {
 			return status.FromContextError(context.DeadlineExceeded).Err()
 		}
+		if timeout > wire.MaxTimeout-time.Millisecond {
+			// What it rounds up to. wire.AppendRequest's own rounding
+			// (timeout + 1ms - 1) overflows within 1 ms below MaxTimeout.
+			timeout = wire.MaxTimeout
+		}
 	}
 	payload := wire.AppendRequest(make([]byte, 0, wire.RequestSize(method, md, len(body), cc.opts.jsonMode)), method, timeout, md, body, cc.opts.jsonMode)
 	if len(payload) > wire.MaxPayloadSize {
