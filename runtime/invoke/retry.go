@@ -44,7 +44,12 @@ var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 3, MaxBackoff: 20 * time.Secon
 // retryers holds the two SDK retryers of a policy, made once per ClientConn.
 type retryers struct {
 	safe, idempotent func(*lambda.Options)
-	byMethod         sync.Map // full method name → safe or idempotent
+
+	// byMethod caches each method's option (full method name → safe or
+	// idempotent), but only for methods found in the registry of linked-in
+	// proto files: method names are the caller's strings, and a cache of
+	// every one seen would grow without bound. The registry bounds it.
+	byMethod sync.Map
 }
 
 func newRetryers(p RetryPolicy) *retryers {
@@ -89,40 +94,44 @@ func (r *retryers) forMethod(method string) func(*lambda.Options) {
 	if v, ok := r.byMethod.Load(method); ok {
 		return v.(func(*lambda.Options))
 	}
+	idempotent, known := methodIdempotency(method)
 	opt := r.safe
-	if isIdempotent(method) {
+	if idempotent {
 		opt = r.idempotent
 	}
-	r.byMethod.Store(method, opt)
+	if known {
+		r.byMethod.Store(method, opt)
+	}
 	return opt
 }
 
-// isIdempotent reads the method's idempotency_level from the registry of
-// linked-in proto files, so it works for grpc-generated clients too.
-func isIdempotent(method string) bool {
+// methodIdempotency reads the method's idempotency_level from the registry
+// of linked-in proto files, so it works for grpc-generated clients too.
+// known is false for a method the registry does not have.
+func methodIdempotency(method string) (idempotent, known bool) {
 	sm, ok := strings.CutPrefix(method, "/")
 	i := strings.LastIndex(sm, "/")
 	if !ok || i < 0 {
-		return false
+		return false, false
 	}
 	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(sm[:i]))
 	if err != nil {
-		return false
+		return false, false
 	}
 	sd, ok := d.(protoreflect.ServiceDescriptor)
 	if !ok {
-		return false
+		return false, false
 	}
 	md := sd.Methods().ByName(protoreflect.Name(sm[i+1:]))
 	if md == nil {
-		return false
+		return false, false
 	}
 	opts, _ := md.Options().(*descriptorpb.MethodOptions)
 	switch opts.GetIdempotencyLevel() {
 	case descriptorpb.MethodOptions_IDEMPOTENT, descriptorpb.MethodOptions_NO_SIDE_EFFECTS:
-		return true
+		return true, true
 	}
-	return false
+	return false, true
 }
 
 // refusedBeforeRun says whether an attempt's error proves the function did

@@ -8,7 +8,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testpb"
 )
 
 // TestRetryClassification pins the rule that decides what a non-idempotent
@@ -36,4 +41,62 @@ func TestRetryClassification(t *testing.T) {
 	if retry.NewStandard().IsErrorRetryable(lostResponse) != true {
 		t.Error("the SDK's standard retryer no longer retries net.ErrClosed; revisit docs/errors.md")
 	}
+}
+
+// TestRetryCacheIsBounded: the per-method cache of idempotency keeps only
+// methods of the registry of linked-in proto files. Method names are the
+// caller's strings: 100,000 distinct ones that name no registered method
+// (unknown services, unknown methods of a known service, malformed names)
+// add nothing, while known methods are cached with the right answer.
+func TestRetryCacheIsBounded(t *testing.T) {
+	r := newRetryers(DefaultRetryPolicy)
+	registered := 0
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		for i := 0; i < fd.Services().Len(); i++ {
+			registered += fd.Services().Get(i).Methods().Len()
+		}
+		return true
+	})
+	entries := func() int {
+		n := 0
+		r.byMethod.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	for i := range 100000 {
+		var method string
+		switch i % 4 {
+		case 0:
+			method = fmt.Sprintf("/bogus.v%d.Service/Method", i)
+		case 1:
+			method = fmt.Sprintf("/lambdatest.v1.TestService/Method%d", i)
+		case 2:
+			method = fmt.Sprintf("/lambdatest.v1.EchoRequest/M%d", i) // a message, not a service
+		case 3:
+			method = fmt.Sprintf("bogus%d", i)
+		}
+		if opt := r.forMethod(method); opt == nil || !sameFunc(opt, r.safe) {
+			t.Fatalf("%s: not the option of a method that is not idempotent", method)
+		}
+	}
+	if n := entries(); n != 0 {
+		t.Errorf("%d cache entries after 100,000 unknown methods, want 0", n)
+	}
+	for method, want := range map[string]func(*lambda.Options){testpb.TestService_Echo_FullMethodName: r.safe, testpb.TestService_Retry_FullMethodName: r.idempotent} {
+		for range 2 {
+			if got := r.forMethod(method); !sameFunc(got, want) {
+				t.Errorf("%s: not the option of its idempotency", method)
+			}
+		}
+	}
+	if n := entries(); n != 2 || n > registered {
+		t.Errorf("%d cache entries for 2 known methods (%d registered)", n, registered)
+	}
+}
+
+// sameFunc says whether two SDK options install the same retryer.
+func sameFunc(a, b func(*lambda.Options)) bool {
+	var oa, ob lambda.Options
+	a(&oa)
+	b(&ob)
+	return oa.Retryer == ob.Retryer
 }
