@@ -29,6 +29,10 @@ import (
 // crashed or timed out: a function error) is never retried; its failure is
 // the call's outcome, as with Lambda's own synchronous invocations.
 // docs/errors.md lists every case.
+//
+// Each attempt tells the function the time the caller has left when the
+// attempt is sent, as grpc-go's grpc-timeout does; an attempt due after the
+// caller's deadline is not sent (attempt.go).
 type RetryPolicy struct {
 	// MaxAttempts is the most attempts per call, the first included;
 	// 1 turns retries off.
@@ -69,7 +73,7 @@ func newRetryers(p RetryPolicy) *retryers {
 		})
 		return func(o *lambda.Options) {
 			o.Retryer = r
-			o.APIOptions = append(o.APIOptions[:len(o.APIOptions):len(o.APIOptions)], addEmulatorFunctionErrors)
+			o.APIOptions = append(o.APIOptions[:len(o.APIOptions):len(o.APIOptions)], addEmulatorFunctionErrors, addAttemptMiddleware)
 		}
 	}
 	// An idempotent method is retried on whatever any method is retried on
@@ -87,9 +91,9 @@ func newRetryers(p RetryPolicy) *retryers {
 	}
 }
 
-// forMethod returns the SDK option that installs the method's retryer, and
-// the reading of the emulator's function errors (errors.go) that it relies
-// on not to retry a call that ran.
+// forMethod returns the SDK option that installs the method's retryer, the
+// reading of the emulator's function errors (errors.go) that it relies on
+// not to retry a call that ran, and the per-attempt request (attempt.go).
 func (r *retryers) forMethod(method string) func(*lambda.Options) {
 	if v, ok := r.byMethod.Load(method); ok {
 		return v.(func(*lambda.Options))

@@ -1,0 +1,146 @@
+package invoke
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
+)
+
+// This file is what each attempt of an Invoke call sends, installed in the
+// SDK's middleware stack of every call (retryers.forMethod). The SDK
+// serializes the request once and its retryer sends the same request again
+// after a backoff; the deadline must differ per attempt.
+//
+// The envelope's "timeout_ms" is the caller's time left when the call
+// began. Sent unchanged after a backoff, it would tell the function it has
+// more time than the caller has left: grpc-go computes grpc-timeout for each
+// attempt. Each attempt after the first carries the time left at the moment
+// it is sent; past the deadline, the attempt is not sent and the call ends
+// with the context's error, DEADLINE_EXCEEDED.
+//
+// The middleware sits in the Finalize step right after the SDK's retry loop
+// ("Retry"), so it runs once per attempt, before the payload hash and the
+// signature (ComputePayloadHash, Signing) that cover what it sets.
+
+// addAttemptMiddleware installs the call's state and the per-attempt request
+// in an Invoke call's middleware stack.
+func addAttemptMiddleware(stack *middleware.Stack) error {
+	if err := stack.Initialize.Add(callStateMiddleware, middleware.After); err != nil {
+		return fmt.Errorf("lambda: installing %s: %w", callStateMiddleware.ID(), err)
+	}
+	if _, ok := stack.Finalize.Get("Retry"); !ok {
+		return nil // a stack without the SDK's retry loop makes one attempt
+	}
+	return stack.Finalize.Insert(attemptMiddleware, "Retry", middleware.After)
+}
+
+// callState is one Invoke call's state, shared by its attempts, which the
+// retry loop runs one after the other.
+type callState struct {
+	payload  []byte // the first attempt's request envelope
+	attempts int
+}
+
+type callStateKey struct{}
+
+var callStateMiddleware = middleware.InitializeMiddlewareFunc("protoc-gen-go-lambda/InvokeCall",
+	func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		if p, ok := in.Parameters.(*lambda.InvokeInput); ok {
+			ctx = context.WithValue(ctx, callStateKey{}, &callState{payload: p.Payload})
+		}
+		return next.HandleInitialize(ctx, in)
+	})
+
+var attemptMiddleware = middleware.FinalizeMiddlewareFunc("protoc-gen-go-lambda/InvokeAttempt", handleAttempt)
+
+// handleAttempt sets the request body of each attempt after the first,
+// which comes after a backoff: the envelope with the time left on the
+// caller's deadline. The first attempt sends the serialized payload itself.
+func handleAttempt(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (out middleware.FinalizeOutput, md middleware.Metadata, err error) {
+	req, ok := in.Request.(*smithyhttp.Request)
+	if !ok {
+		return next.HandleFinalize(ctx, in)
+	}
+	var rebuilt []byte
+	attempt := 1
+	if call, _ := ctx.Value(callStateKey{}).(*callState); call != nil {
+		call.attempts++
+		attempt = call.attempts
+		if d, ok := ctx.Deadline(); ok && attempt > 1 {
+			left := time.Until(d)
+			if left <= 0 {
+				// The deadline passed during the backoff; its timer fires
+				// now, if it has not yet. The SDK retries no canceled error.
+				<-ctx.Done()
+				return out, md, &smithy.CanceledError{Err: ctx.Err()}
+			}
+			rebuilt = envelopeWithTimeout(call.payload, left)
+		}
+	}
+	if rebuilt == nil {
+		return next.HandleFinalize(ctx, in)
+	}
+	r, err := req.SetStream(bytes.NewReader(rebuilt))
+	if err != nil {
+		return out, md, fmt.Errorf("lambda: setting the request body of attempt %d: %w", attempt, err)
+	}
+	// Build sends ContentLength bytes; the new envelope's length differs
+	// when the number of digits does.
+	r.ContentLength = int64(len(rebuilt))
+	in.Request = r
+	return next.HandleFinalize(ctx, in)
+}
+
+// envelopeWithTimeout returns a copy of payload, a request envelope written
+// by wire.AppendRequest with a "timeout_ms", with timeout in its place; or
+// nil when payload is not such an envelope. AppendRequest writes "v", then
+// "method", then "timeout_ms"; TestEnvelopeWithTimeout holds the two to the
+// same output.
+func envelopeWithTimeout(payload []byte, timeout time.Duration) []byte {
+	const head = `{"v":1,"method":"`
+	if !bytes.HasPrefix(payload, []byte(head)) {
+		return nil
+	}
+	// The end of the method string: a quote that no backslash escapes.
+	i := len(head)
+	for ; i < len(payload) && payload[i] != '"'; i++ {
+		if payload[i] == '\\' {
+			i++
+		}
+	}
+	const field = `","timeout_ms":`
+	if !bytes.HasPrefix(payload[i:], []byte(field)) {
+		return nil
+	}
+	start := i + len(field)
+	end := start
+	for end < len(payload) && '0' <= payload[end] && payload[end] <= '9' {
+		end++
+	}
+	if end == start {
+		return nil
+	}
+	out := make([]byte, 0, len(payload)+20)
+	out = append(out, payload[:start]...)
+	out = strconv.AppendInt(out, timeoutMillis(timeout), 10)
+	return append(out, payload[end:]...)
+}
+
+// timeoutMillis is timeout as "timeout_ms" carries it, as AppendRequest
+// writes it: whole milliseconds rounded up (a short deadline never becomes
+// 0), at most wire.MaxTimeout.
+func timeoutMillis(timeout time.Duration) int64 {
+	ms := timeout / time.Millisecond
+	if timeout%time.Millisecond > 0 {
+		ms++
+	}
+	return int64(min(ms, wire.MaxTimeout/time.Millisecond))
+}
