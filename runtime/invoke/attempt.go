@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -17,14 +18,30 @@ import (
 // This file is what each attempt of an Invoke call sends, installed in the
 // SDK's middleware stack of every call (retryers.forMethod). The SDK
 // serializes the request once and its retryer sends the same request again
-// after a backoff; the deadline must differ per attempt.
+// after a backoff; two things must differ per attempt.
 //
-// The envelope's "timeout_ms" is the caller's time left when the call
-// began. Sent unchanged after a backoff, it would tell the function it has
-// more time than the caller has left: grpc-go computes grpc-timeout for each
-// attempt. Each attempt after the first carries the time left at the moment
-// it is sent; past the deadline, the attempt is not sent and the call ends
-// with the context's error, DEADLINE_EXCEEDED.
+// The deadline. The envelope's "timeout_ms" is the caller's time left when
+// the call began. Sent unchanged after a backoff, it would tell the function
+// it has more time than the caller has left: grpc-go computes grpc-timeout
+// for each attempt. Each attempt after the first carries the time left at
+// the moment it is sent; past the deadline, the attempt is not sent and the
+// call ends with the context's error, DEADLINE_EXCEEDED.
+//
+// The body. smithy-go's Request.Build wraps the payload stream in a closer
+// (safeWriteToReadCloser, transport/http/internal/io/safe.go) that the SDK
+// closes as soon as http.Client.Do returns, that is when the response
+// headers have arrived (aws/smithy-go#218, #226). net/http, after writing
+// the Content-Length bytes of a request body, probes it once more for EOF
+// with io.Copy, which goes through the body's WriteTo when it has one; once
+// closed, that WriteTo returns (0, io.EOF), which io.Copy passes on as an
+// error. The transport then takes the probe for a failed body read and
+// closes the connection, while the response body is still being read: the
+// caller gets "deserialization failed, read tcp ...: use of closed network
+// connection" although the function ran (aws/aws-sdk-go-v2#1825, #2737,
+// #2935). About one call in a thousand lost its answer that way under
+// sustained load, whatever the message size. The stream each attempt sends
+// here has only Read and Seek: without WriteTo, the closed body reads as a
+// plain EOF and the probe succeeds.
 //
 // The middleware sits in the Finalize step right after the SDK's retry loop
 // ("Retry"), so it runs once per attempt, before the payload hash and the
@@ -37,7 +54,9 @@ func addAttemptMiddleware(stack *middleware.Stack) error {
 		return fmt.Errorf("lambda: installing %s: %w", callStateMiddleware.ID(), err)
 	}
 	if _, ok := stack.Finalize.Get("Retry"); !ok {
-		return nil // a stack without the SDK's retry loop makes one attempt
+		// A stack without the SDK's retry loop makes one attempt; its body
+		// still needs a stream without WriteTo.
+		return stack.Finalize.Add(attemptMiddleware, middleware.Before)
 	}
 	return stack.Finalize.Insert(attemptMiddleware, "Retry", middleware.After)
 }
@@ -61,9 +80,10 @@ var callStateMiddleware = middleware.InitializeMiddlewareFunc("protoc-gen-go-lam
 
 var attemptMiddleware = middleware.FinalizeMiddlewareFunc("protoc-gen-go-lambda/InvokeAttempt", handleAttempt)
 
-// handleAttempt sets the request body of each attempt after the first,
-// which comes after a backoff: the envelope with the time left on the
-// caller's deadline. The first attempt sends the serialized payload itself.
+// handleAttempt sets the attempt's request body: the envelope with the time
+// left on the caller's deadline, behind a stream without WriteTo. The first
+// attempt sends the serialized payload itself; only later ones, which come
+// after a backoff, are rebuilt.
 func handleAttempt(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (out middleware.FinalizeOutput, md middleware.Metadata, err error) {
 	req, ok := in.Request.(*smithyhttp.Request)
 	if !ok {
@@ -85,19 +105,37 @@ func handleAttempt(ctx context.Context, in middleware.FinalizeInput, next middle
 			rebuilt = envelopeWithTimeout(call.payload, left)
 		}
 	}
-	if rebuilt == nil {
+	var stream io.Reader
+	switch s := req.GetStream().(type) {
+	case nil:
 		return next.HandleFinalize(ctx, in)
+	case io.ReadSeeker:
+		stream = readSeeker{s}
+	default:
+		stream = reader{s}
 	}
-	r, err := req.SetStream(bytes.NewReader(rebuilt))
+	if rebuilt != nil {
+		stream = readSeeker{bytes.NewReader(rebuilt)}
+	}
+	r, err := req.SetStream(stream)
 	if err != nil {
 		return out, md, fmt.Errorf("lambda: setting the request body of attempt %d: %w", attempt, err)
 	}
-	// Build sends ContentLength bytes; the new envelope's length differs
-	// when the number of digits does.
-	r.ContentLength = int64(len(rebuilt))
+	if rebuilt != nil {
+		// Build sends ContentLength bytes; the new envelope's length differs
+		// when the number of digits does.
+		r.ContentLength = int64(len(rebuilt))
+	}
 	in.Request = r
 	return next.HandleFinalize(ctx, in)
 }
+
+// readSeeker and reader have only the methods of the interface they embed:
+// no WriteTo (see the top of this file).
+type (
+	readSeeker struct{ io.ReadSeeker }
+	reader     struct{ io.Reader }
+)
 
 // envelopeWithTimeout returns a copy of payload, a request envelope written
 // by wire.AppendRequest with a "timeout_ms", with timeout in its place; or

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math"
 	"testing"
 	"time"
@@ -92,5 +93,38 @@ func TestAttemptPastDeadline(t *testing.T) {
 	var canceled *smithy.CanceledError
 	if sent || !errors.As(err, &canceled) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("sent %v, error %v; want nothing sent and a canceled error for the deadline", sent, err)
+	}
+}
+
+// TestAttemptBodyHasNoWriteTo: whatever the attempt, the request body the
+// SDK hands net/http has no WriteTo (see attempt.go), and it holds the
+// whole envelope.
+func TestAttemptBodyHasNoWriteTo(t *testing.T) {
+	payload := wire.AppendRequest(nil, "/a/b", time.Minute, nil, []byte("body"), false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ctx = context.WithValue(ctx, callStateKey{}, &callState{payload: payload})
+	for attempt := 1; attempt <= 2; attempt++ {
+		req := smithyhttp.NewStackRequest().(*smithyhttp.Request)
+		req, err := req.SetStream(bytes.NewReader(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := middleware.FinalizeHandlerFunc(func(ctx context.Context, in middleware.FinalizeInput) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			r := in.Request.(*smithyhttp.Request)
+			built := r.Build(ctx)
+			if _, ok := built.Body.(io.WriterTo); ok {
+				t.Errorf("attempt %d: the body has WriteTo", attempt)
+			}
+			b, err := io.ReadAll(built.Body)
+			var env wire.Request
+			if err != nil || int64(len(b)) != built.ContentLength || wire.ParseRequest(b, &env) != nil || env.Method != "/a/b" {
+				t.Errorf("attempt %d: body %q (%v), Content-Length %d", attempt, b, err, built.ContentLength)
+			}
+			return middleware.FinalizeOutput{}, middleware.Metadata{}, nil
+		})
+		if _, _, err := handleAttempt(ctx, middleware.FinalizeInput{Request: req}, next); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -72,29 +72,40 @@ func httpStatusCode(httpStatus int) codes.Code {
 }
 
 // invokeErrorStatus maps an error returned by the Invoke call itself: the
-// Lambda service refused the request, or it never reached the service.
+// Lambda service refused the request, it never reached the service, or its
+// answer was lost on the way back.
 func invokeErrorStatus(err error) *status.Status {
 	code := codes.Unknown
 	var apiErr smithy.APIError
 	var respErr *awshttp.ResponseError
-	var netErr net.Error
+	httpStatus := 0
+	if errors.As(err, &respErr) {
+		// (The SDK reports a request that got no answer as a response error
+		// with status 0, and an answer it could not read as one with the
+		// answer's status, 200 for a lost response.)
+		httpStatus = respErr.HTTPStatusCode()
+	}
 	switch {
 	case errors.As(err, &apiErr) && apiErrorCodes[apiErr.ErrorCode()] != codes.OK:
 		code = apiErrorCodes[apiErr.ErrorCode()]
-	case errors.As(err, &respErr) && respErr.HTTPStatusCode() != 0:
-		// (The SDK reports a request that got no answer as a response error
-		// with status 0: that is the next case.)
-		code = httpStatusCode(respErr.HTTPStatusCode())
-	case errors.As(err, &netErr), isConnectionError(err):
-		// No answer from the service: as grpc-go on a broken connection.
+	case httpStatus != 0 && (httpStatus < 200 || httpStatus > 299):
+		code = httpStatusCode(httpStatus)
+	case isTransportFailure(err):
+		// No answer, or the connection failed while the answer was read: as
+		// grpc-go when the connection breaks before or during a response.
 		code = codes.Unavailable
 	}
 	return status.New(code, "lambda: invoke failed: "+err.Error())
 }
 
-func isConnectionError(err error) bool {
+// isTransportFailure says whether err is the connection's failure rather
+// than an answer's: a network error (refused, reset, closed, timed out), or
+// a response body that ended before its Content-Length.
+func isTransportFailure(err error) bool {
+	var netErr net.Error
 	var conErr interface{ ConnectionError() bool }
-	return errors.As(err, &conErr) && conErr.ConnectionError()
+	return errors.As(err, &netErr) || errors.As(err, &conErr) && conErr.ConnectionError() ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // Function error types that Lambda (or the emulator) reports in the

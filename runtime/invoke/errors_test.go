@@ -3,6 +3,7 @@ package invoke_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -41,6 +42,7 @@ type invokeAPIAnswer struct {
 	functionError string // X-Amz-Function-Error, for function errors
 	body          string
 	dropConn      bool // close the connection without answering
+	cutOff        bool // answer 200 with a body cut off before its Content-Length
 }
 
 // fakeInvokeAPI is an httptest server that answers Invoke requests with its
@@ -68,9 +70,17 @@ func (f *fakeInvokeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	f.requests++
 	f.paths = append(f.paths, r.URL.Path)
 	f.mu.Unlock()
-	if a.dropConn {
+	if a.dropConn || a.cutOff {
+		if a.cutOff {
+			// All of the request read: the connection closes cleanly, with
+			// no reset for unread bytes.
+			io.Copy(io.Discard, r.Body)
+		}
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err == nil {
+			if a.cutOff {
+				fmt.Fprint(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Amz-Executed-Version: $LATEST\r\nContent-Length: 100\r\n\r\n{\"v\":1,\"code\":0,")
+			}
 			conn.Close()
 		}
 		return
@@ -252,6 +262,9 @@ var errorMappingRows = []struct {
 
 	// No answer at all: the connection broke after the request was sent.
 	{"ConnectionDropped", invokeAPIAnswer{dropConn: true}, codes.Unavailable, "lambda: invoke failed", idempotentOnly},
+	// The function ran, but its answer was cut off: the connection broke
+	// while the body was read.
+	{"ResponseCutOff", invokeAPIAnswer{cutOff: true}, codes.Unavailable, "StatusCode: 200, RequestID: , deserialization failed", idempotentOnly},
 }
 
 // TestInvokeErrorMapping sends a non-idempotent call (Echo) and an idempotent

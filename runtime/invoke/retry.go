@@ -2,6 +2,7 @@ package invoke
 
 import (
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -77,10 +78,11 @@ func newRetryers(p RetryPolicy) *retryers {
 		}
 	}
 	// An idempotent method is retried on whatever any method is retried on
-	// (the SDK's defaults miss ResourceConflictException, for one), and on the
-	// SDK's default rules besides.
+	// (the SDK's defaults miss ResourceConflictException, for one), on an
+	// answer cut off mid-way (the SDK's defaults retry a connection closed
+	// then, not a body that ends early), and on the SDK's default rules.
 	alsoRefused := retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-		if refusedBeforeRun(err) == aws.TrueTernary {
+		if refusedBeforeRun(err) == aws.TrueTernary || errors.Is(err, io.ErrUnexpectedEOF) {
 			return aws.TrueTernary
 		}
 		return aws.UnknownTernary
