@@ -11,6 +11,7 @@ import (
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -39,6 +40,7 @@ type ClientConn struct {
 	interceptor  grpc.UnaryClientInterceptor
 	unary        grpc.UnaryInvoker // cc.invoke, bound once
 	retry        *retryers
+	auth         authInfo // what per-RPC credentials learn of the transport
 }
 
 var _ grpc.ClientConnInterface = (*ClientConn)(nil)
@@ -53,6 +55,7 @@ func NewClientConn(invoker Invoker, functionName string, opts ...Option) *Client
 	}
 	cc.interceptor = chainUnaryClientInterceptors(cc.opts.interceptors)
 	cc.retry = newRetryers(cc.opts.retry)
+	cc.auth = transportAuthInfo(invoker, cc.opts.insecure)
 	cc.unary = func(ctx context.Context, method string, req, reply any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
 		return cc.invoke(ctx, method, req, reply, opts...)
 	}
@@ -88,7 +91,7 @@ type callInfo struct {
 	headers  []*metadata.MD
 	trailers []*metadata.MD
 	onFinish []func(error)
-	creds    []grpc.PerRPCCredsCallOption
+	creds    credentials.PerRPCCredentials // the last grpc.PerRPCCredentials, as on grpc-go
 }
 
 func newCallInfo(opts []grpc.CallOption) callInfo {
@@ -106,7 +109,7 @@ func newCallInfo(opts []grpc.CallOption) callInfo {
 		case grpc.OnFinishCallOption:
 			ci.onFinish = append(ci.onFinish, o.OnFinish)
 		case grpc.PerRPCCredsCallOption:
-			ci.creds = append(ci.creds, o)
+			ci.creds = o.Creds
 		}
 	}
 	return ci
@@ -134,7 +137,7 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 	if err := ctx.Err(); err != nil {
 		return status.FromContextError(err).Err()
 	}
-	md, err := outgoingMetadata(ctx, method, ci.creds)
+	md, err := cc.outgoingMetadata(ctx, method, ci.creds)
 	if err != nil {
 		return err
 	}
@@ -169,10 +172,14 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 		InvocationType: types.InvocationTypeRequestResponse,
 		Payload:        payload,
 	}
-	out, err := cc.invoker.Invoke(ctx, in, cc.retry.forMethod(method))
+	secureCreds := ci.creds != nil && ci.creds.RequireTransportSecurity()
+	out, err := cc.invoker.Invoke(ctx, in, cc.retry.forMethod(method, secureCreds))
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return status.FromContextError(ctxErr).Err()
+		}
+		if isInsecureCredentialsError(err) {
+			return errInsecureCredentials
 		}
 		return invokeErrorStatus(err).Err()
 	}
@@ -204,38 +211,6 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 		return detailsStatus(codes.OK, "", v).Err()
 	}
 	return nil
-}
-
-// outgoingMetadata collects the context's outgoing metadata and the per-RPC
-// credentials' metadata, validated by grpc-go's rules; reserved keys are
-// dropped when the envelope is written, as grpc-go drops them.
-func outgoingMetadata(ctx context.Context, method string, creds []grpc.PerRPCCredsCallOption) (metadata.MD, error) {
-	md, _ := metadata.FromOutgoingContext(ctx)
-	if err := validateMetadata(md); err != nil {
-		return nil, status.Error(codes.Internal, err.Error())
-	}
-	for _, c := range creds {
-		kv, err := c.Creds.GetRequestMetadata(ctx, "lambda:"+method)
-		if err != nil {
-			// grpc-go's rules for call credentials (http2Client.getCallAuthData),
-			// with gRFC A54's codes a control plane must not produce.
-			if st, ok := status.FromError(err); ok {
-				switch st.Code() {
-				case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted, codes.OutOfRange, codes.DataLoss:
-					return nil, status.Errorf(codes.Internal, "transport: received per-RPC creds error with illegal status: %v", err)
-				}
-				return nil, err
-			}
-			return nil, status.Errorf(codes.Internal, "transport: per-RPC creds failed due to error: %v", err)
-		}
-		if md == nil {
-			md = metadata.MD{}
-		}
-		for k, v := range kv {
-			md.Append(k, v)
-		}
-	}
-	return md, nil
 }
 
 // decodeResponse reads the invocation's output: a response envelope, or a

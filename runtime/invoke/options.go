@@ -13,6 +13,7 @@ type clientOptions struct {
 	jsonMode     bool
 	callOptions  []grpc.CallOption
 	retry        RetryPolicy
+	insecure     bool
 }
 
 func newOptions(opts []Option) clientOptions {
@@ -57,4 +58,20 @@ func WithDefaultCallOptions(opts ...grpc.CallOption) Option {
 // WithRetryPolicy replaces DefaultRetryPolicy; see RetryPolicy.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(o *clientOptions) { o.retry = p }
+}
+
+// WithInsecure declares that the Invoker carries payloads without transport
+// security, as grpc-go's insecure transport credentials do for a
+// connection: per-RPC credentials whose RequireTransportSecurity is true are
+// then refused with grpc-go's UNAUTHENTICATED "transport: cannot send secure
+// credentials on an insecure connection", and the others see a
+// credentials.AuthInfo of security level NoSecurity.
+//
+// A *lambda.Client needs no option: its endpoint says whether it is HTTPS.
+// Any other Invoker is taken as secure, as the in-process test doubles of
+// lambdatest are; one that sends payloads over plaintext without a
+// *lambda.Client underneath (to which the SDK options are passed, and whose
+// request URL is checked) should be given this option.
+func WithInsecure() Option {
+	return func(o *clientOptions) { o.insecure = true }
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -46,14 +47,16 @@ type RetryPolicy struct {
 // seconds apart.
 var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 3, MaxBackoff: 20 * time.Second}
 
-// retryers holds the two SDK retryers of a policy, made once per ClientConn.
+// retryers holds the SDK options of a policy, made once per ClientConn: one
+// per retryer (any method, or idempotent methods) and whether the call
+// carries credentials that need transport security.
 type retryers struct {
-	safe, idempotent func(*lambda.Options)
+	opts [2][2]func(*lambda.Options) // [idempotent][secureCredentials]
 
-	// byMethod caches each method's option (full method name → safe or
-	// idempotent), but only for methods found in the registry of linked-in
-	// proto files: method names are the caller's strings, and a cache of
-	// every one seen would grow without bound. The registry bounds it.
+	// byMethod caches each method's idempotency (full method name → bool),
+	// but only for methods found in the registry of linked-in proto files:
+	// method names are the caller's strings, and a cache of every one seen
+	// would grow without bound. The registry bounds it.
 	byMethod sync.Map
 }
 
@@ -61,7 +64,7 @@ func newRetryers(p RetryPolicy) *retryers {
 	if p.MaxAttempts < 1 {
 		p.MaxAttempts = 1
 	}
-	mk := func(retryables []retry.IsErrorRetryable) func(*lambda.Options) {
+	mk := func(retryables []retry.IsErrorRetryable) [2]func(*lambda.Options) {
 		r := retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = p.MaxAttempts
 			if p.MaxBackoff > 0 {
@@ -72,9 +75,15 @@ func newRetryers(p RetryPolicy) *retryers {
 			// without saying so; the attempt count is the limit.
 			o.RateLimiter = ratelimit.None
 		})
-		return func(o *lambda.Options) {
-			o.Retryer = r
-			o.APIOptions = append(o.APIOptions[:len(o.APIOptions):len(o.APIOptions)], addEmulatorFunctionErrors, addAttemptMiddleware)
+		opt := func(apiOptions ...func(*middleware.Stack) error) func(*lambda.Options) {
+			return func(o *lambda.Options) {
+				o.Retryer = r
+				o.APIOptions = append(o.APIOptions[:len(o.APIOptions):len(o.APIOptions)], apiOptions...)
+			}
+		}
+		return [2]func(*lambda.Options){
+			opt(addEmulatorFunctionErrors, addAttemptMiddleware),
+			opt(addEmulatorFunctionErrors, addAttemptMiddleware, addSecureEndpointGuard),
 		}
 	}
 	// An idempotent method is retried on whatever any method is retried on
@@ -87,28 +96,37 @@ func newRetryers(p RetryPolicy) *retryers {
 		}
 		return aws.UnknownTernary
 	})
-	return &retryers{
-		safe:       mk([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.IsErrorRetryableFunc(refusedBeforeRun)}),
-		idempotent: mk(append([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}, alsoRefused}, retry.DefaultRetryables...)),
-	}
+	return &retryers{opts: [2][2]func(*lambda.Options){
+		mk([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.IsErrorRetryableFunc(refusedBeforeRun)}),
+		mk(append([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}, alsoRefused}, retry.DefaultRetryables...)),
+	}}
 }
 
-// forMethod returns the SDK option that installs the method's retryer, the
-// reading of the emulator's function errors (errors.go) that it relies on
-// not to retry a call that ran, and the per-attempt request (attempt.go).
-func (r *retryers) forMethod(method string) func(*lambda.Options) {
+// forMethod returns the SDK option for one call of method: the method's
+// retryer, the reading of the emulator's function errors (errors.go) that
+// it relies on not to retry a call that ran, the per-attempt request
+// (attempt.go), and, when the call carries credentials that require
+// transport security, the check that the request goes out over HTTPS.
+func (r *retryers) forMethod(method string, secureCredentials bool) func(*lambda.Options) {
+	return r.opts[b2i(r.idempotent(method))][b2i(secureCredentials)]
+}
+
+func (r *retryers) idempotent(method string) bool {
 	if v, ok := r.byMethod.Load(method); ok {
-		return v.(func(*lambda.Options))
+		return v.(bool)
 	}
 	idempotent, known := methodIdempotency(method)
-	opt := r.safe
-	if idempotent {
-		opt = r.idempotent
-	}
 	if known {
-		r.byMethod.Store(method, opt)
+		r.byMethod.Store(method, idempotent)
 	}
-	return opt
+	return idempotent
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // methodIdempotency reads the method's idempotency_level from the registry
