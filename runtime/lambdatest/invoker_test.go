@@ -20,7 +20,9 @@ import (
 // handlerFunc adapts a function to lambda.Handler.
 type handlerFunc func(ctx context.Context, payload []byte) ([]byte, error)
 
-func (f handlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) { return f(ctx, payload) }
+func (f handlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return f(ctx, payload)
+}
 
 type ctxKey struct{}
 
