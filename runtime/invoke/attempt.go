@@ -3,11 +3,14 @@ package invoke
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
@@ -45,7 +48,9 @@ import (
 //
 // The middleware sits in the Finalize step right after the SDK's retry loop
 // ("Retry"), so it runs once per attempt, before the payload hash and the
-// signature (ComputePayloadHash, Signing) that cover what it sets.
+// signature (ComputePayloadHash, Signing) that cover what it sets. Each
+// attempt sends the call's payload (InvokeInput.Payload) itself, or the
+// rebuilt one, never a copy.
 
 // addAttemptMiddleware installs the call's state and the per-attempt request
 // in an Invoke call's middleware stack.
@@ -89,11 +94,12 @@ func handleAttempt(ctx context.Context, in middleware.FinalizeInput, next middle
 	if !ok {
 		return next.HandleFinalize(ctx, in)
 	}
-	var rebuilt []byte
+	var body []byte // the attempt's payload, when the call's is known
 	attempt := 1
 	if call, _ := ctx.Value(callStateKey{}).(*callState); call != nil {
 		call.attempts++
 		attempt = call.attempts
+		body = call.payload
 		if d, ok := ctx.Deadline(); ok && attempt > 1 {
 			left := time.Until(d)
 			if left <= 0 {
@@ -102,7 +108,9 @@ func handleAttempt(ctx context.Context, in middleware.FinalizeInput, next middle
 				<-ctx.Done()
 				return out, md, &smithy.CanceledError{Err: ctx.Err()}
 			}
-			rebuilt = envelopeWithTimeout(call.payload, left)
+			if rebuilt := envelopeWithTimeout(call.payload, left); rebuilt != nil {
+				body = rebuilt
+			}
 		}
 	}
 	var stream io.Reader
@@ -114,17 +122,23 @@ func handleAttempt(ctx context.Context, in middleware.FinalizeInput, next middle
 	default:
 		stream = reader{s}
 	}
-	if rebuilt != nil {
-		stream = readSeeker{bytes.NewReader(rebuilt)}
+	if body != nil {
+		stream = readSeeker{bytes.NewReader(body)}
+		// The payload hash the signature covers, computed here as
+		// ComputePayloadHash would, which then leaves it alone: it reads the
+		// stream with io.Copy, which without WriteTo allocates a 32 KB
+		// buffer per attempt.
+		sum := sha256.Sum256(body)
+		ctx = v4.SetPayloadHash(ctx, hex.EncodeToString(sum[:]))
 	}
 	r, err := req.SetStream(stream)
 	if err != nil {
 		return out, md, fmt.Errorf("lambda: setting the request body of attempt %d: %w", attempt, err)
 	}
-	if rebuilt != nil {
-		// Build sends ContentLength bytes; the new envelope's length differs
-		// when the number of digits does.
-		r.ContentLength = int64(len(rebuilt))
+	if body != nil {
+		// Build sends ContentLength bytes; a rebuilt envelope's length
+		// differs when the number of digits does.
+		r.ContentLength = int64(len(body))
 	}
 	in.Request = r
 	return next.HandleFinalize(ctx, in)

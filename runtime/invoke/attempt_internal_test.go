@@ -3,12 +3,15 @@ package invoke
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math"
 	"testing"
 	"time"
 
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -97,8 +100,8 @@ func TestAttemptPastDeadline(t *testing.T) {
 }
 
 // TestAttemptBodyHasNoWriteTo: whatever the attempt, the request body the
-// SDK hands net/http has no WriteTo (see attempt.go), and it holds the
-// whole envelope.
+// SDK hands net/http has no WriteTo (see attempt.go), it holds the whole
+// envelope, and the payload hash the signature will cover is that body's.
 func TestAttemptBodyHasNoWriteTo(t *testing.T) {
 	payload := wire.AppendRequest(nil, "/a/b", time.Minute, nil, []byte("body"), false)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -120,6 +123,9 @@ func TestAttemptBodyHasNoWriteTo(t *testing.T) {
 			var env wire.Request
 			if err != nil || int64(len(b)) != built.ContentLength || wire.ParseRequest(b, &env) != nil || env.Method != "/a/b" {
 				t.Errorf("attempt %d: body %q (%v), Content-Length %d", attempt, b, err, built.ContentLength)
+			}
+			if sum := sha256.Sum256(b); v4.GetPayloadHash(ctx) != hex.EncodeToString(sum[:]) {
+				t.Errorf("attempt %d: payload hash %q for body %q", attempt, v4.GetPayloadHash(ctx), b)
 			}
 			return middleware.FinalizeOutput{}, middleware.Metadata{}, nil
 		})
