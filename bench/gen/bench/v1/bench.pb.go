@@ -659,9 +659,9 @@ const file_bench_v1_bench_proto_rawDesc = "" +
 	"\x11ORDER_STATUS_PAID\x10\x02\x12\x18\n" +
 	"\x14ORDER_STATUS_SHIPPED\x10\x03\x12\x1a\n" +
 	"\x16ORDER_STATUS_DELIVERED\x10\x04\x12\x1a\n" +
-	"\x16ORDER_STATUS_CANCELLED\x10\x052]\n" +
-	"\fBenchService\x12M\n" +
-	"\x04Echo\x12\x15.bench.v1.EchoRequest\x1a\x16.bench.v1.EchoResponse\"\x16\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/echo\x90\x02\x01BQZOgithub.com/protoc-gen-go-lambda/protoc-gen-go-lambda/bench/gen/bench/v1;benchv1b\x06proto3"
+	"\x16ORDER_STATUS_CANCELLED\x10\x052Z\n" +
+	"\fBenchService\x12J\n" +
+	"\x04Echo\x12\x15.bench.v1.EchoRequest\x1a\x16.bench.v1.EchoResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/echoBQZOgithub.com/protoc-gen-go-lambda/protoc-gen-go-lambda/bench/gen/bench/v1;benchv1b\x06proto3"
 
 var (
 	file_bench_v1_bench_proto_rawDescOnce sync.Once

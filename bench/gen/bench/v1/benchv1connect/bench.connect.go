@@ -65,7 +65,6 @@ func NewBenchServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			httpClient,
 			baseURL+BenchServiceEchoProcedure,
 			connect.WithSchema(benchServiceMethods.ByName("Echo")),
-			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 	}
@@ -102,7 +101,6 @@ func NewBenchServiceHandler(svc BenchServiceHandler, opts ...connect.HandlerOpti
 		BenchServiceEchoProcedure,
 		svc.Echo,
 		connect.WithSchema(benchServiceMethods.ByName("Echo")),
-		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	return "/bench.v1.BenchService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
