@@ -8,6 +8,17 @@
 // This file is the harness: it builds the bootstraps once per test binary
 // run, starts one emulator per test on free loopback ports and stops it,
 // whatever happens, when the test ends.
+//
+// The emulator has two modes (docs/emulator.md). Classic, its default, runs
+// one invocation at a time. Lambda Managed Instances mode, chosen by
+// AWS_LAMBDA_MAX_CONCURRENCY=N in its environment, runs N at once in one
+// function process, but finds the function only at /var/task/bootstrap (or
+// /var/runtime/bootstrap, /opt/bootstrap); the harness gives each managed
+// emulator its own /var/task with a private mount namespace (and a PID
+// namespace, so that the function dies with the emulator), which needs root
+// or CAP_SYS_ADMIN. E2E_EMULATOR_MODE=classic (the default) or managed runs
+// the whole suite in that mode; the tests of this file that are about the
+// modes run in both whatever it says.
 package e2e
 
 import (
@@ -33,6 +44,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testpb"
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
 )
 
@@ -71,6 +86,13 @@ type build struct {
 }
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(taskDirEnv); dir != "" {
+		runInTaskNamespace(dir, os.Args[1:]) // does not return
+	}
+	if _, err := suiteMode(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(2)
+	}
 	dir, err := os.MkdirTemp("", "protoc-gen-go-lambda-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -145,6 +167,167 @@ func rieBinary(t testing.TB) string {
 	return ""
 }
 
+// TestManagedModeRunsCallsAtOnce: with AWS_LAMBDA_MAX_CONCURRENCY=N the
+// emulator hands N calls to the function at once, and aws-lambda-go runs
+// them at once in one process. Each call sleeps until its caller cancels it
+// (the handler's only deadline is Lambda's, 30 s away); the test waits until
+// the emulator's log shows N invocations started and none ended, and then
+// cancels them. Nothing is timed: calls run one at a time would show an
+// invocation's END (at its deadline) before the Nth START, and fail then.
+func TestManagedModeRunsCallsAtOnce(t *testing.T) {
+	t.Parallel()
+	const n = 4
+	em := startEmulator(t, emulatorConfig{Function: testFunction, Mode: managed, Concurrency: n})
+	c := testClient(em)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.Sleep(ctx, &testpb.SleepRequest{Millis: 600_000})
+			errs <- err
+		}()
+	}
+	waitStarted(t, em, n)
+	cancel()
+	for range n {
+		if err := <-errs; status.Code(err) != codes.Canceled {
+			t.Errorf("a cancelled call: %v, want Canceled", err)
+		}
+	}
+	if em.Inits() != 1 {
+		t.Errorf("the function started %d times, want once: one process serves the %d calls", em.Inits(), n)
+	}
+}
+
+// waitStarted waits until the emulator's log shows n invocations started
+// and none ended, and fails the test if one ends first or the emulator
+// exits.
+func waitStarted(t *testing.T, em *emulator, n int) {
+	t.Helper()
+	for {
+		started, ended := em.Invocations()
+		if ended > 0 {
+			t.Fatalf("an invocation ended when %d of %d had started: they did not run at once", started, n)
+		}
+		if started >= n {
+			return
+		}
+		select {
+		case <-em.exited:
+			t.Fatalf("the emulator exited when %d of %d invocations had started", started, n)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// TestCallAfterAbandonedCall, in both modes: a caller's deadline passes
+// while the function is still running its call, and the next call, sent at
+// once, succeeds; so does one sent after the abandoned invocation has ended,
+// in the same process. This is the order of calls that crashes the emulator
+// in classic mode (ReserveFailed: AlreadyReserved, then a nil dereference in
+// rapidcore.(*Server).Invoke; every later call is refused) and stops it in
+// managed mode once the abandoned invocation answers, unless the client
+// keeps the invocation's request open until the emulator answers, as
+// slotTransport does (docs/emulator.md). In managed mode the next call runs
+// beside the abandoned one.
+func TestCallAfterAbandonedCall(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []emulatorMode{classic, managed} {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			em := startEmulator(t, emulatorConfig{Function: testFunction, Mode: mode})
+			c := testClient(em)
+
+			// Through the client: the deadline travels with the call, and
+			// the runtime answers DEADLINE_EXCEEDED at it while the handler,
+			// which ignores its context, sleeps on in the function.
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			_, err := c.Sleep(ctx, &testpb.SleepRequest{Millis: 2000, IgnoreContext: true})
+			cancel()
+			if status.Code(err) != codes.DeadlineExceeded {
+				t.Fatalf("Sleep 2 s with a 300 ms deadline: %v; want DeadlineExceeded", err)
+			}
+			echoOK(t, c, "right after the deadline")
+
+			// Raw, with no deadline in the envelope: the invocation itself
+			// runs on, 2 s, after its caller's 300 ms deadline.
+			ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, em.Endpoint+invokePath,
+				strings.NewReader(`{"v":1,"method":"/lambdatest.v1.TestService/Sleep","json":{"millis":"2000"}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = em.HTTP.Do(req)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("a raw 2 s Sleep with a 300 ms deadline: %v; want the deadline's error", err)
+			}
+			echoOK(t, c, "while the abandoned invocation may still run")
+			if started, ended := em.Invocations(); mode == managed {
+				t.Logf("after the next call: %d invocations started, %d ended (one running means the calls overlapped)", started, ended)
+			}
+			em.Exclusive(func() {}) // waits until the emulator has answered every request
+			echoOK(t, c, "after the abandoned invocation ended")
+			if em.Inits() != 1 {
+				t.Errorf("the function started %d times, want once", em.Inits())
+			}
+		})
+	}
+}
+
+// emulatorMode is how the emulator runs the function.
+type emulatorMode int
+
+const (
+	// suiteDefault is the mode E2E_EMULATOR_MODE names (classic unless it
+	// says managed).
+	suiteDefault emulatorMode = iota
+	// classic is the emulator's default mode: one invocation at a time, the
+	// function restarted after a crash or a timeout.
+	classic
+	// managed is Lambda Managed Instances mode (AWS_LAMBDA_MAX_CONCURRENCY):
+	// several invocations at once in one function process.
+	managed
+)
+
+func (m emulatorMode) String() string {
+	switch m {
+	case classic:
+		return "classic"
+	case managed:
+		return "managed"
+	}
+	return "suite default"
+}
+
+// defaultConcurrency is AWS_LAMBDA_MAX_CONCURRENCY in managed mode unless a
+// test says otherwise.
+const defaultConcurrency = 4
+
+// suiteMode reads E2E_EMULATOR_MODE: "" or "classic", or "managed".
+func suiteMode() (emulatorMode, error) {
+	switch v := os.Getenv("E2E_EMULATOR_MODE"); v {
+	case "", "classic":
+		return classic, nil
+	case "managed":
+		return managed, nil
+	default:
+		return 0, fmt.Errorf("E2E_EMULATOR_MODE=%q: want classic or managed", v)
+	}
+}
+
+// classicOnly are the tests, by top-level name, whose subject does not exist
+// in managed mode; when E2E_EMULATOR_MODE=managed they are skipped, with the
+// reason (docs/emulator.md has the details).
+var classicOnly = map[string]string{
+	"TestProcessExitMidCall": "in managed mode the emulator stops for good when the function's process exits " +
+		"(it answers the call in flight {\"errorType\":\"Runtime.ExitError\"} and shuts down); it never starts a new process",
+	"TestLambdaFunctionTimeout": "in managed mode a timed-out invocation is answered " +
+		"{\"errorType\":\"Sandbox.Timedout\",...} but the process is not restarted, and when the handler answers later " +
+		"the emulator refuses it (410), aws-lambda-go exits and the emulator stops",
+}
+
 // emulatorConfig says how to run a function under the emulator.
 type emulatorConfig struct {
 	// Function is the bootstrap to run: exampleFunction or testFunction.
@@ -153,6 +336,11 @@ type emulatorConfig struct {
 	TimeoutSeconds int
 	// Env holds more KEY=value variables for the emulator and the function.
 	Env []string
+	// Mode is the emulator's mode; the zero value is E2E_EMULATOR_MODE's.
+	Mode emulatorMode
+	// Concurrency is AWS_LAMBDA_MAX_CONCURRENCY in managed mode; 0 means
+	// defaultConcurrency.
+	Concurrency int
 }
 
 // emulator is one aws-lambda-rie process serving one function, with an AWS
@@ -162,9 +350,9 @@ type emulator struct {
 	cfg      emulatorConfig
 	Endpoint string         // http://127.0.0.1:PORT
 	Lambda   *lambda.Client // the real SDK client, BaseEndpoint = Endpoint
-	HTTP     *http.Client   // for raw requests; shares the serialised transport
+	HTTP     *http.Client   // for raw requests; shares the slotted transport
 	log      syncBuffer
-	tr       *serialTransport
+	tr       *slotTransport
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	stop     func()
@@ -172,10 +360,22 @@ type emulator struct {
 
 // startEmulator starts aws-lambda-rie with cfg's function on free loopback
 // ports, waits until it accepts requests and registers its cleanup: the
-// process group is killed when the test ends, and the emulator's log (with
-// the function's) is printed if the test failed.
+// emulator and the function are killed when the test ends, and the
+// emulator's log (with the function's) is printed if the test failed.
 func startEmulator(t testing.TB, cfg emulatorConfig) *emulator {
 	t.Helper()
+	if cfg.Mode == suiteDefault {
+		cfg.Mode, _ = suiteMode() // TestMain checked it
+		if reason, ok := classicOnly[strings.SplitN(t.Name(), "/", 2)[0]]; ok && cfg.Mode == managed {
+			t.Skipf("E2E_EMULATOR_MODE=managed: %s", reason)
+		}
+	}
+	if cfg.Mode == managed && cfg.Concurrency == 0 {
+		cfg.Concurrency = defaultConcurrency
+	}
+	if cfg.Mode == classic {
+		cfg.Concurrency = 1
+	}
 	rie := rieBinary(t)
 	bin := bootstrap(t, cfg.Function)
 	if cfg.TimeoutSeconds == 0 {
@@ -189,9 +389,12 @@ func startEmulator(t testing.TB, cfg emulatorConfig) *emulator {
 		if err == nil {
 			return e
 		}
+		if errors.Is(err, syscall.EPERM) {
+			t.Skipf("managed mode needs a private mount namespace for /var/task (root or CAP_SYS_ADMIN): %v", err)
+		}
 		lastErr = err
 	}
-	t.Fatalf("starting aws-lambda-rie: %v", lastErr)
+	t.Fatalf("starting aws-lambda-rie (%s mode): %v", cfg.Mode, lastErr)
 	return nil
 }
 
@@ -204,18 +407,38 @@ func launch(t testing.TB, rie, bin string, cfg emulatorConfig) (*emulator, error
 	e := &emulator{t: t, cfg: cfg, Endpoint: "http://127.0.0.1:" + strconv.Itoa(ports[0]), exited: make(chan struct{})}
 	// The runtime API port must be free too: its default, 9001, is shared by
 	// every emulator on the machine.
-	e.cmd = exec.Command(rie,
-		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(ports[0]),
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(ports[1]),
-		"./bootstrap")
-	e.cmd.Dir = filepath.Dir(bin)
-	e.cmd.Env = append(emulatorEnviron(), "AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(cfg.TimeoutSeconds))
-	e.cmd.Env = append(e.cmd.Env, cfg.Env...)
+	args := []string{
+		"--runtime-interface-emulator-address", "127.0.0.1:" + strconv.Itoa(ports[0]),
+		"--runtime-api-address", "127.0.0.1:" + strconv.Itoa(ports[1]),
+	}
+	env := append(emulatorEnviron(), "AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(cfg.TimeoutSeconds))
+	// Its own process group, so that a kill reaches the emulator's helpers
+	// too. The emulator starts the function in a process group of its own;
+	// stop kills that one as well.
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	switch cfg.Mode {
+	case classic:
+		e.cmd = exec.Command(rie, append(args, "./bootstrap")...)
+		e.cmd.Dir = filepath.Dir(bin)
+	case managed:
+		// The emulator runs /var/task/bootstrap, whatever its arguments
+		// say: this test binary starts it in new mount and PID namespaces
+		// with the bootstrap's directory on /var/task
+		// (runInTaskNamespace).
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		e.cmd = exec.Command(self, append([]string{rie}, args...)...)
+		env = append(env, "AWS_LAMBDA_MAX_CONCURRENCY="+strconv.Itoa(cfg.Concurrency), taskDirEnv+"="+filepath.Dir(bin))
+		attr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWPID
+	default:
+		return nil, fmt.Errorf("unknown emulator mode %d", cfg.Mode)
+	}
+	e.cmd.Env = append(env, cfg.Env...)
 	e.cmd.Stdout = &e.log
 	e.cmd.Stderr = &e.log
-	// Its own process group, so that the function's process, the emulator's
-	// child, is killed with it.
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	e.cmd.SysProcAttr = attr
 	if err := e.cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -224,7 +447,7 @@ func launch(t testing.TB, rie, bin string, cfg emulatorConfig) (*emulator, error
 		close(e.exited)
 	}()
 	e.stop = func() {
-		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+		killTree(e.cmd.Process.Pid)
 		<-e.exited
 	}
 	if err := e.waitReady(10 * time.Second); err != nil {
@@ -232,8 +455,8 @@ func launch(t testing.TB, rie, bin string, cfg emulatorConfig) (*emulator, error
 		return nil, fmt.Errorf("%v\nemulator log:\n%s", err, e.log.String())
 	}
 
-	base := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1, IdleConnTimeout: 30 * time.Second}
-	e.tr = &serialTransport{base: base, slot: make(chan struct{}, 1)}
+	base := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: cfg.Concurrency, IdleConnTimeout: 30 * time.Second}
+	e.tr = &slotTransport{base: base, slot: make(chan struct{}, cfg.Concurrency), retryUnavailable: cfg.Mode == managed}
 	e.HTTP = &http.Client{Transport: e.tr}
 	e.Lambda = lambda.NewFromConfig(aws.Config{
 		Region:      "us-east-1",
@@ -246,10 +469,91 @@ func launch(t testing.TB, rie, bin string, cfg emulatorConfig) (*emulator, error
 		e.stop()
 		base.CloseIdleConnections()
 		if t.Failed() {
-			t.Logf("aws-lambda-rie (%s, AWS_LAMBDA_FUNCTION_TIMEOUT=%d %s) log:\n%s", cfg.Function, cfg.TimeoutSeconds, strings.Join(cfg.Env, " "), e.log.String())
+			t.Logf("aws-lambda-rie (%s, %s mode, AWS_LAMBDA_FUNCTION_TIMEOUT=%d %s) log:\n%s", cfg.Function, cfg.Mode, cfg.TimeoutSeconds, strings.Join(cfg.Env, " "), e.log.String())
 		}
 	})
 	return e, nil
+}
+
+// taskDirEnv, in this test binary's environment, makes it runInTaskNamespace.
+const taskDirEnv = "E2E_TASK_DIR"
+
+// runInTaskNamespace is this test binary started by launch for a managed
+// emulator, as the first process of new mount and PID namespaces: it makes
+// the mount namespace private, mounts dir (the bootstrap's directory) on
+// /var/task, hides /var/runtime (searched before /var/task) if it exists,
+// and executes the emulator, args[0], with the rest of args. /var/task is
+// created, empty, on the machine if it does not exist: it is where the
+// mount goes. Being the namespace's first process, the emulator takes every
+// process it starts with it when it is killed.
+func runInTaskNamespace(dir string, args []string) {
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "e2e: managed-mode emulator:", err)
+		os.Exit(127)
+	}
+	if len(args) == 0 {
+		fail(errors.New("no emulator to run"))
+	}
+	if err := syscall.Mount("none", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		fail(fmt.Errorf("making the mount namespace private: %w", err))
+	}
+	if err := os.MkdirAll("/var/task", 0o755); err != nil {
+		fail(err)
+	}
+	if err := syscall.Mount(dir, "/var/task", "", syscall.MS_BIND, ""); err != nil {
+		fail(fmt.Errorf("mounting %s on /var/task: %w", dir, err))
+	}
+	if fi, err := os.Stat("/var/runtime"); err == nil && fi.IsDir() {
+		if err := syscall.Mount("tmpfs", "/var/runtime", "tmpfs", 0, "size=1k"); err != nil {
+			fail(fmt.Errorf("hiding /var/runtime: %w", err))
+		}
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, taskDirEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	fail(syscall.Exec(args[0], args, env))
+}
+
+// killTree kills the process group of pid and the process groups of its
+// children: the emulator starts the function in a group of its own.
+func killTree(pid int) {
+	children := childrenOf(pid)
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	for _, c := range children {
+		_ = syscall.Kill(-c, syscall.SIGKILL)
+		_ = syscall.Kill(c, syscall.SIGKILL)
+	}
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid …", where comm may hold spaces and ")".
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		if f := strings.Fields(string(stat[i+1:])); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // emulatorEnviron is the test's environment without what would change the
@@ -260,7 +564,7 @@ func emulatorEnviron() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "AWS_LAMBDA_MAX_CONCURRENCY", "AWS_LAMBDA_FUNCTION_TIMEOUT", "LOG_LEVEL":
+		case "AWS_LAMBDA_MAX_CONCURRENCY", "AWS_LAMBDA_FUNCTION_TIMEOUT", "LOG_LEVEL", taskDirEnv:
 			continue
 		}
 		env = append(env, kv)
@@ -333,15 +637,35 @@ func (e *emulator) Requests() int64 { return e.tr.requests.Load() }
 // Log returns what the emulator and the function have written so far.
 func (e *emulator) Log() string { return e.log.String() }
 
-// Inits counts the function's cold starts so far: a process that crashed or
-// was killed is started again on the next invocation.
-func (e *emulator) Inits() int { return strings.Count(e.Log(), "INIT START") }
+// Inits counts the function's process starts so far. In classic mode a
+// process that crashed, was killed or timed out is started again on the next
+// invocation; in managed mode there is only ever one.
+func (e *emulator) Inits() int {
+	if e.cfg.Mode == managed {
+		return strings.Count(e.Log(), "msg=LocalProcessSupervisor.Exec ")
+	}
+	return strings.Count(e.Log(), "INIT START")
+}
+
+// Invocations counts the invocations the emulator has started and ended so
+// far, from its log: each has a "START RequestId:" and an "END RequestId:"
+// line, in both modes.
+func (e *emulator) Invocations() (started, ended int) {
+	log := e.Log()
+	return strings.Count(log, "START RequestId: "), strings.Count(log, "END RequestId: ")
+}
 
 // Exclusive runs f while no SDK or raw request is in flight, for requests
 // sent by other programs (curl).
 func (e *emulator) Exclusive(f func()) {
-	e.tr.slot <- struct{}{}
-	defer func() { <-e.tr.slot }()
+	for range cap(e.tr.slot) {
+		e.tr.slot <- struct{}{}
+	}
+	defer func() {
+		for range cap(e.tr.slot) {
+			<-e.tr.slot
+		}
+	}()
 	e.tr.requests.Add(1)
 	f()
 }
@@ -365,20 +689,34 @@ func (e *emulator) Post(t testing.TB, payload []byte) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-// serialTransport sends the requests of one emulator one at a time, and
-// counts them. The emulator takes one invocation at a time: a second
-// concurrent one crashes it, and so does a new one sent while an invocation
-// whose caller gave up is still running. So each request is sent detached
-// from its caller's cancellation and keeps the emulator's one slot until the
-// emulator has answered; a caller whose context ends first gets the context's
-// error right away, as from any HTTP transport.
-type serialTransport struct {
-	base     http.RoundTripper
-	slot     chan struct{} // capacity 1: holding it means a request is in flight
-	requests atomic.Int64
+// slotTransport sends an emulator's requests, at most as many at once as it
+// runs invocations at once (its slots: one in classic mode,
+// AWS_LAMBDA_MAX_CONCURRENCY in managed mode), and counts them.
+//
+// Each request is sent detached from its caller's cancellation and keeps
+// its slot until the emulator has answered; a caller whose context ends
+// first gets the context's error right away, as from any HTTP transport.
+// Real Lambda runs an invocation to its end when the caller goes away; the
+// emulator does not, and each mode breaks differently on it
+// (docs/emulator.md): in classic mode a new invocation sent while one whose
+// caller gave up is still running crashes the emulator; in managed mode the
+// emulator forgets an invocation whose caller hung up, refuses its answer
+// when the function sends it, aws-lambda-go exits on that refusal and the
+// emulator stops with it. Keeping the request open until the answer avoids
+// both, whatever the order of the calls.
+//
+// In managed mode a request that finds every function worker busy (one has
+// answered but not yet asked for the next invocation) gets HTTP 400
+// Runtime.Unavailable at once, without running; the transport sends it
+// again (retryUnavailable), once the emulator has a worker for it.
+type slotTransport struct {
+	base             http.RoundTripper
+	slot             chan struct{} // holding one means a request is in flight
+	requests         atomic.Int64
+	retryUnavailable bool
 }
 
-func (s *serialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (s *slotTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	select {
 	case s.slot <- struct{}{}:
@@ -396,16 +734,37 @@ func (s *serialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	done := make(chan result, 1)
 	go func() {
 		defer func() { <-s.slot }()
-		resp, err := s.base.RoundTrip(req.Clone(context.WithoutCancel(ctx)))
-		if err == nil {
-			// The emulator has finished the invocation once the whole
-			// response is in.
-			var body []byte
-			body, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			resp.Body = io.NopCloser(bytes.NewReader(body))
+		var payload []byte
+		if req.Body != nil {
+			var err error
+			payload, err = io.ReadAll(req.Body)
+			req.Body.Close()
+			if err != nil {
+				done <- result{nil, err}
+				return
+			}
 		}
-		done <- result{resp, err}
+		for attempt := 1; ; attempt++ {
+			r := req.Clone(context.WithoutCancel(ctx))
+			r.Body = io.NopCloser(bytes.NewReader(payload))
+			r.ContentLength = int64(len(payload))
+			resp, err := s.base.RoundTrip(r)
+			var body []byte
+			if err == nil {
+				// The emulator has finished the invocation once the whole
+				// response is in.
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				resp.Body = io.NopCloser(bytes.NewReader(body))
+			}
+			if err == nil && s.retryUnavailable && attempt < 1000 && resp.StatusCode == http.StatusBadRequest &&
+				resp.Header.Get("Error-Type") == "Runtime.Unavailable" {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			done <- result{resp, err}
+			return
+		}
 	}()
 	select {
 	case r := <-done:
