@@ -31,6 +31,8 @@ func TestParseRequestIsStrictJSON(t *testing.T) {
 		{"UTF-8 in a string", `{"v":1,"method":"/a.B/C","metadata":{"k":["é😀"]},"body":""}`, true},
 		{"invalid UTF-8 in a string", "{\"v\":1,\"method\":\"/a.B/\xff\",\"body\":\"\"}", false},
 		{"invalid UTF-8 in an escaped string", "{\"v\":1,\"method\":\"/a.B/\\n\xc3\",\"body\":\"\"}", false},
+		{"NUL after the object", ok + "}\x00", false},
+		{"white space after the object", ok + "} \n", true},
 		{"invalid UTF-8 in an unknown field", "{\"v\":1,\"x\":\"\xed\xa0\x80\",\"method\":\"/a.B/C\",\"body\":\"\"}", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -60,7 +60,7 @@ func (r *jsonReader) expect(c byte) error {
 
 // end reports an error unless only white space is left.
 func (r *jsonReader) end() error {
-	if r.peek() != 0 {
+	if r.skipSpace(); r.pos < len(r.data) {
 		return r.errorf("unexpected %q after the top-level value", r.data[r.pos])
 	}
 	return nil
