@@ -48,9 +48,10 @@ import (
 //
 // The middleware sits in the Finalize step right after the SDK's retry loop
 // ("Retry"), so it runs once per attempt, before the payload hash and the
-// signature (ComputePayloadHash, Signing) that cover what it sets. Each
-// attempt sends the call's payload (InvokeInput.Payload) itself, or the
-// rebuilt one, never a copy.
+// signature (ComputePayloadHash, Signing) that cover what it sets. The
+// first attempt sends the call's payload (InvokeInput.Payload) without a
+// copy; a later one, the rebuilt envelope. The middleware hashes what it
+// sends itself (see handleAttempt).
 
 // addAttemptMiddleware installs the call's state and the per-attempt request
 // in an Invoke call's middleware stack.
@@ -58,12 +59,18 @@ func addAttemptMiddleware(stack *middleware.Stack) error {
 	if err := stack.Initialize.Add(callStateMiddleware, middleware.After); err != nil {
 		return fmt.Errorf("lambda: installing %s: %w", callStateMiddleware.ID(), err)
 	}
-	if _, ok := stack.Finalize.Get("Retry"); !ok {
+	var err error
+	if _, ok := stack.Finalize.Get("Retry"); ok {
+		err = stack.Finalize.Insert(attemptMiddleware, "Retry", middleware.After)
+	} else {
 		// A stack without the SDK's retry loop makes one attempt; its body
 		// still needs a stream without WriteTo.
-		return stack.Finalize.Add(attemptMiddleware, middleware.Before)
+		err = stack.Finalize.Add(attemptMiddleware, middleware.Before)
 	}
-	return stack.Finalize.Insert(attemptMiddleware, "Retry", middleware.After)
+	if err != nil {
+		return fmt.Errorf("lambda: installing %s: %w", attemptMiddleware.ID(), err)
+	}
+	return nil
 }
 
 // callState is one Invoke call's state, shared by its attempts, which the
