@@ -1,0 +1,92 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"runtime/debug"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
+)
+
+// This file is the Invoke API front end: a request envelope in, a response
+// envelope out (docs/protocol.md).
+
+// envelopeCall is a call decoded from a request envelope, allocated once;
+// the call's body is the envelope's own message fields.
+type envelopeCall struct {
+	call
+	env wire.Request
+}
+
+// serveEnvelope serves one invocation whose payload is a request envelope.
+func (s *Server) serveEnvelope(ctx context.Context, payload []byte) (out []byte) {
+	jsonMode := false
+	defer func() {
+		// A last resort for a bug in this package: the function keeps serving.
+		if p := recover(); p != nil {
+			log.Printf("protoc-gen-go-lambda: panic while serving: %v\n%s", p, debug.Stack())
+			out = statusEnvelope(status.New(codes.Internal, fmt.Sprintf("lambda: internal error: %v", p)), nil, nil, nil, jsonMode)
+		}
+	}()
+	ec := &envelopeCall{}
+	env := &ec.env
+	if err := wire.ParseRequest(payload, env); err != nil {
+		return statusEnvelope(status.New(codes.Internal, "lambda: malformed request envelope: "+err.Error()), nil, nil, nil, false)
+	}
+	jsonMode = env.HasJSON
+	if st := checkRequest(env); st != nil {
+		return statusEnvelope(st, nil, nil, nil, jsonMode)
+	}
+	c := &ec.call
+	c.srv, c.method, c.md, c.jsonMode, c.body = s, env.Method, env.MD, jsonMode, &env.Payload
+	c.timeout, c.hasTimeout = env.Timeout, env.HasTimeout
+	o := c.dispatch(ctx)
+	if o.st != nil {
+		return statusEnvelope(o.st, o.details, o.header, o.trailer, jsonMode)
+	}
+	out = wire.AppendResponse(make([]byte, 0, responseSize(len(o.body.B), o.header, o.trailer, jsonMode)), 0, "", nil, o.header, o.trailer, o.body.B, jsonMode)
+	o.body.Free()
+	if len(out) > MaxPayloadSize {
+		return statusEnvelope(status.Newf(codes.ResourceExhausted, "lambda: response payload of %d bytes exceeds the Lambda limit of %d bytes", len(out), MaxPayloadSize), nil, o.header, o.trailer, jsonMode)
+	}
+	return out
+}
+
+// checkRequest validates what wire.ParseRequest cannot: the version and the body.
+func checkRequest(env *wire.Request) *status.Status {
+	switch {
+	case env.Version == 0:
+		return status.New(codes.Internal, `lambda: malformed request envelope: missing "v"`)
+	case env.Version != EnvelopeVersion:
+		return status.Newf(codes.Unimplemented, "lambda: envelope version %d is not supported; this function speaks version %d", env.Version, EnvelopeVersion)
+	case env.HasBody && env.HasJSON:
+		return status.New(codes.Internal, `lambda: malformed request envelope: both "body" and "json" are set`)
+	case !env.HasBody && !env.HasJSON:
+		return status.New(codes.Internal, `lambda: malformed request envelope: neither "body" nor "json" is set`)
+	}
+	return nil
+}
+
+// statusEnvelope writes a response envelope for a non-OK status; details is
+// the status as a serialized google.rpc.Status, or nil.
+func statusEnvelope(st *status.Status, details []byte, header, trailer metadata.MD, jsonMode bool) []byte {
+	out := wire.AppendResponse(make([]byte, 0, responseSize(len(details), header, trailer, false)+len(st.Message())*2), uint32(st.Code()), st.Message(), details, header, trailer, nil, jsonMode)
+	if len(out) > MaxPayloadSize {
+		// Only huge metadata or details get here; keep the status, drop the rest.
+		return wire.AppendResponse(nil, uint32(codes.ResourceExhausted), fmt.Sprintf("lambda: response payload of %d bytes exceeds the Lambda limit of %d bytes", len(out), MaxPayloadSize), nil, nil, nil, nil, jsonMode)
+	}
+	return out
+}
+
+func responseSize(bodyLen int, header, trailer metadata.MD, jsonMode bool) int {
+	n := 64 + wire.MetadataSize(header) + wire.MetadataSize(trailer)
+	if jsonMode {
+		return n + bodyLen
+	}
+	return n + (bodyLen+2)/3*4
+}
