@@ -276,6 +276,104 @@ func TestCallAfterAbandonedCall(t *testing.T) {
 	}
 }
 
+// TestEmulatorFront: scripts/demo's emulatorfront
+// (example/client/demo/emulatorfront) lets a plain client, whose HTTP
+// requests end with its calls, make its calls in any order against the
+// classic emulator: a call whose deadline passed while the function was
+// still running it, then calls at once, all succeed in one process. (The
+// same client straight to the emulator crashes it: TestCallAfterAbandonedCall
+// shows the order, docs/emulator.md the crash.)
+func TestEmulatorFront(t *testing.T) {
+	t.Parallel()
+	em := startEmulator(t, emulatorConfig{Function: testFunction, Mode: classic})
+
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(goruntime.GOROOT(), "bin", "go")
+	}
+	frontBin := filepath.Join(t.TempDir(), "emulatorfront")
+	build := exec.Command(goTool, "build", "-buildvcs=false", "-o", frontBin, "./example/client/demo/emulatorfront")
+	build.Dir = moduleRoot(t)
+	if msg, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building emulatorfront: %v\n%s", err, msg)
+	}
+	var front *exec.Cmd
+	var frontLog syncBuffer
+	var endpoint string
+	for attempt := 0; ; attempt++ {
+		ports, err := freePorts(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		endpoint = "http://127.0.0.1:" + strconv.Itoa(ports[0])
+		front = exec.Command(frontBin, "-listen", "127.0.0.1:"+strconv.Itoa(ports[0]), "-emulator", em.Endpoint, "-concurrency", "1")
+		front.Stdout, front.Stderr = &frontLog, &frontLog
+		if err := front.Start(); err != nil {
+			t.Fatal(err)
+		}
+		fe := &emulator{Endpoint: endpoint, exited: make(chan struct{})}
+		go func(cmd *exec.Cmd) {
+			_ = cmd.Wait()
+			close(fe.exited)
+		}(front)
+		if err = fe.waitReady(10 * time.Second); err == nil {
+			t.Cleanup(func() {
+				_ = front.Process.Kill()
+				<-fe.exited
+				if t.Failed() {
+					t.Logf("emulatorfront log:\n%s", frontLog.String())
+				}
+			})
+			break
+		}
+		_ = front.Process.Kill()
+		<-fe.exited
+		if attempt == 2 {
+			t.Fatalf("starting emulatorfront: %v\n%s", err, frontLog.String())
+		}
+	}
+
+	// A plain SDK client: its requests end when its calls do.
+	plain := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	defer plain.CloseIdleConnections()
+	client := lambda.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("e2e", "e2e", ""),
+		HTTPClient:  plain,
+	}, func(o *lambda.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	c := testpb.NewTestServiceLambdaClient(invoke.NewClientConn(client, functionName, invoke.WithRetryPolicy(fastRetries)))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err = c.Sleep(ctx, &testpb.SleepRequest{Millis: 2000, IgnoreContext: true})
+	cancel()
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("Sleep 2 s with a 300 ms deadline: %v; want DeadlineExceeded", err)
+	}
+	echoOK(t, c, "right after the deadline")
+
+	// No deadline in the envelope: the invocation runs on after its caller
+	// has gone.
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+invokePath,
+		strings.NewReader(`{"v":1,"method":"/lambdatest.v1.TestService/Sleep","json":{"millis":"2000"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := plain.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a raw 2 s Sleep with a 300 ms deadline answered %s", resp.Status)
+	}
+	cancel()
+	echoOK(t, c, "while the abandoned invocation may still run")
+	echoOK(t, c, "again")
+	if em.Inits() != 1 {
+		t.Errorf("the function started %d times, want once", em.Inits())
+	}
+	if strings.Contains(em.Log(), "panic:") {
+		t.Error("the emulator panicked")
+	}
+}
+
 // emulatorMode is how the emulator runs the function.
 type emulatorMode int
 

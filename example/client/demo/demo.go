@@ -26,9 +26,13 @@ import (
 // message.
 //
 // The call that runs into its deadline comes last among the calls that
-// invoke the function: the Lambda Runtime Interface Emulator takes one
-// invocation at a time, and the function may still be finishing that one when
-// the client has given up on it.
+// invoke the function, so that the demo works against a bare Lambda Runtime
+// Interface Emulator too: the client gives up on that call at its deadline,
+// a moment before the function answers, and the emulator crashes on a call
+// sent in that moment (classic mode) or stops when the late answer comes
+// (managed mode); see docs/emulator.md. scripts/demo (through
+// emulatorfront) and the end-to-end tests keep each invocation open until
+// the function answers, and do not depend on this order.
 func Run(ctx context.Context, c ordersv1.OrderServiceLambdaClient, w io.Writer) (failed int) {
 	// check prints one outcome. problem, when not empty, says why an outcome
 	// with the expected code is still wrong.
