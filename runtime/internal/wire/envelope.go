@@ -91,9 +91,10 @@ func AppendRequest(dst []byte, method string, timeout time.Duration, md metadata
 	dst = appendJSONString(dst, method)
 	if timeout > 0 {
 		// Whole milliseconds, rounded up so a short deadline never becomes 0.
-		ms := MaxTimeout / time.Millisecond
-		if timeout < MaxTimeout {
-			ms = (timeout + time.Millisecond - 1) / time.Millisecond
+		// (Divide, then round: adding before dividing overflows near the top.)
+		ms := min(timeout/time.Millisecond, MaxTimeout/time.Millisecond)
+		if ms < MaxTimeout/time.Millisecond && timeout%time.Millisecond != 0 {
+			ms++
 		}
 		dst = append(dst, `,"timeout_ms":`...)
 		dst = strconv.AppendInt(dst, int64(ms), 10)

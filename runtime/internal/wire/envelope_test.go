@@ -49,7 +49,7 @@ func TestParseRequestIsStrictJSON(t *testing.T) {
 // largest timeout the envelope carries, not as a negative number, and reads
 // back exactly.
 func TestTimeoutClamp(t *testing.T) {
-	for _, d := range []time.Duration{math.MaxInt64, MaxTimeout + 1, MaxTimeout, time.Until(time.Now().Add(math.MaxInt64))} {
+	for _, d := range []time.Duration{math.MaxInt64, MaxTimeout + 1, MaxTimeout, MaxTimeout - 1, MaxTimeout - time.Millisecond + 1, time.Until(time.Now().Add(math.MaxInt64))} {
 		p := AppendRequest(nil, "/a.B/C", d, nil, nil, false)
 		if strings.Contains(string(p), "-") {
 			t.Fatalf("timeout %v written as %s", d, p)
@@ -58,7 +58,7 @@ func TestTimeoutClamp(t *testing.T) {
 		if err := ParseRequest(p, &env); err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		if !env.HasTimeout || env.Timeout != MaxTimeout && env.Timeout != (d+time.Millisecond-1)/time.Millisecond*time.Millisecond {
+		if !env.HasTimeout || env.Timeout != MaxTimeout && env.Timeout != wireTimeout(d) {
 			t.Errorf("timeout %v read back as %v", d, env.Timeout)
 		}
 	}

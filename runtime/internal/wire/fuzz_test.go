@@ -65,8 +65,8 @@ func wireTimeout(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	if d > MaxTimeout {
-		d = MaxTimeout
+	if d >= MaxTimeout-time.Millisecond {
+		return MaxTimeout
 	}
 	return (d + time.Millisecond - 1) / time.Millisecond * time.Millisecond
 }
