@@ -34,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -98,24 +99,34 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(respBody) // the caller may be gone
 }
 
+// forward sends one invocation to the emulator and reads its whole answer.
+// In managed mode the emulator refuses an invocation at once (HTTP 400,
+// Error-Type: Runtime.Unavailable, nothing run) when a worker that has just
+// answered has not yet asked for the next one; forward sends it again.
 func (f *front) forward(r *http.Request, body []byte) (int, http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, f.target+r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	for k, vs := range r.Header {
-		if !hopHeaders[k] {
-			req.Header[k] = vs
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, f.target+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			return 0, nil, nil, err
 		}
+		for k, vs := range r.Header {
+			if !hopHeaders[k] {
+				req.Header[k] = vs
+			}
+		}
+		resp, err := f.client.Do(req)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		respBody, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		if resp.StatusCode == http.StatusBadRequest && resp.Header.Get("Error-Type") == "Runtime.Unavailable" && attempt < 1000 {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		return resp.StatusCode, resp.Header, respBody, nil
 	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	respBody, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	return resp.StatusCode, resp.Header, respBody, nil
 }
