@@ -1,0 +1,129 @@
+// Package conformance runs the Connect conformance suite
+// (connectrpc.com/conformance) against the ConformanceService of package
+// conformance/service, served by cmd/lambdaconformance. See README.md.
+package conformance
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConformanceGRPC runs the suite in server mode against the service
+// under a plain grpc-go server (lambdaconformance -grpc): HTTP/2, the gRPC
+// protocol, unary. It checks the implementation itself, whatever the
+// Lambda runtime does.
+func TestConformanceGRPC(t *testing.T) {
+	runSuite(t, "config-grpc.yaml", "known-failing-grpc.txt", "-grpc")
+}
+
+// runSuite runs connectconformance --mode server with the config and
+// known-failing files of this directory against lambdaconformance started
+// with args, and fails on any unexpected result: a failure outside the
+// known-failing file, or a known failure that passes.
+func runSuite(t *testing.T, config, knownFailing string, args ...string) {
+	runner := conformanceRunner(t)
+	bin := buildServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmdArgs := []string{"--mode", "server", "--conf", config, "--known-failing", "@" + knownFailing, "--", bin}
+	cmd := exec.CommandContext(ctx, runner, append(cmdArgs, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	elapsed := time.Since(start)
+	summary := summaryOf(out.String())
+	if err != nil {
+		t.Fatalf("connectconformance %s: %v, after %v\n%s", strings.Join(cmdArgs, " "), err, elapsed.Round(time.Millisecond), out.String())
+	}
+	t.Logf("%s in %v", summary, elapsed.Round(time.Millisecond))
+}
+
+// summaryOf is the runner's closing summary on one line, e.g.
+// "Total cases: 164; 162 passed, 0 failed; (Another 2 failed as expected
+// due to being known failures/flakes.)".
+func summaryOf(out string) string {
+	var lines []string
+	found := false
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "Total cases:") {
+			found, lines = true, nil
+		}
+		if found && line != "" {
+			lines = append(lines, line)
+		}
+	}
+	if !found {
+		return "no summary"
+	}
+	return strings.Join(lines, "; ")
+}
+
+// conformanceRunner finds connectconformance on PATH or in
+// $(go env GOPATH)/bin, and checks that it is the version of tools.env.
+func conformanceRunner(t *testing.T) string {
+	t.Helper()
+	want := pinnedVersion(t)
+	hint := "run scripts/install-tools, or go install connectrpc.com/conformance/cmd/connectconformance@" + want
+	runner, err := exec.LookPath("connectconformance")
+	if err != nil {
+		gopath, gerr := exec.Command(goTool(), "env", "GOPATH").Output()
+		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "connectconformance")
+		if _, serr := os.Stat(p); gerr != nil || serr != nil {
+			t.Fatalf("connectconformance is not on PATH nor in $(go env GOPATH)/bin: %s", hint)
+		}
+		runner = p
+	}
+	out, err := exec.Command(runner, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s --version: %v\n%s", runner, err, out)
+	}
+	if got := strings.TrimSpace(string(out)); !strings.HasSuffix(got, " "+want) {
+		t.Fatalf("%s is %q, tools.env pins %s: %s", runner, got, want, hint)
+	}
+	return runner
+}
+
+// pinnedVersion is CONNECT_CONFORMANCE_VERSION of the repository's tools.env.
+func pinnedVersion(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "tools.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "CONNECT_CONFORMANCE_VERSION="); ok {
+			return strings.Trim(v, `"'`)
+		}
+	}
+	t.Fatal("tools.env has no CONNECT_CONFORMANCE_VERSION")
+	return ""
+}
+
+// buildServer builds cmd/lambdaconformance into a temporary directory.
+func buildServer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "lambdaconformance")
+	cmd := exec.Command(goTool(), "build", "-buildvcs=false", "-o", bin, "./cmd/lambdaconformance")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/lambdaconformance: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(goruntime.GOROOT(), "bin", "go")
+}
