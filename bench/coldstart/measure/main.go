@@ -10,14 +10,19 @@
 //     invocation every millisecond until it answers 200 with a body that
 //     contains -expect, records the time from starting the emulator process
 //     to that answer, and kills the emulator and the function;
+//     It also reads, from the emulator's log, the REPORT line's Duration
+//     of that first invocation: how long the function took to answer it,
+//     lazy initialisation on first use included;
 //   - init: runs the bootstrap by itself with GODEBUG=inittrace=1 and
 //     AWS_LAMBDA_RUNTIME_API pointing at a closed port (the package
 //     initialisation runs before main, main then fails to reach the runtime
 //     API and exits), and sums the "@… ms, N ms clock" figures of its
 //     "init <package> @…" lines: the wall-clock time of all package init.
 //
-// It prints every trial, then a table of medians, with ratios to -baseline,
-// and each function's packages with the largest median init clock time.
+// It prints every trial, then a table of medians, with ratios to -baseline
+// (the ratio of the medians, and the median of each round's ratio, which
+// load that drifts between rounds disturbs less), and each function's
+// packages with the largest median init clock time.
 //
 //	measure -rie ~/go/bin/aws-lambda-rie -n 15 -baseline grpcfloor \
 //	    -fn example=./example/bootstrap -payload 'example={"v":1,...}' -expect 'example={"v":1,"code":0' \
@@ -50,7 +55,7 @@ import (
 type function struct {
 	name, bootstrap, payload, expect string
 	size                             int64
-	cold, init, initEnd              []float64            // ms per trial
+	cold, init, initEnd, first       []float64            // ms per trial
 	pkgInit                          map[string][]float64 // package → clock ms per trial
 }
 
@@ -132,7 +137,7 @@ func main() {
 	for round := 0; round < *n; round++ {
 		for i := range list {
 			f := list[(round+i)%len(list)]
-			d, err := coldStart(*rie, f, *timeout)
+			d, first, err := coldStart(*rie, f, *timeout)
 			stop()
 			if err != nil {
 				fail(fmt.Errorf("%s: round %d: cold start: %v", f.name, round+1, err))
@@ -143,12 +148,13 @@ func main() {
 			}
 			ms := float64(d.Microseconds()) / 1000
 			f.cold = append(f.cold, ms)
+			f.first = append(f.first, first)
 			f.init = append(f.init, total)
 			f.initEnd = append(f.initEnd, end)
 			for p, v := range pkgs {
 				f.pkgInit[p] = append(f.pkgInit[p], v)
 			}
-			fmt.Printf("round %d %s cold %.1f ms init %.2f ms (done @%.1f ms)\n", round+1, f.name, ms, total, end)
+			fmt.Printf("round %d %s cold %.1f ms (first invocation %.2f ms) init %.2f ms (done @%.1f ms)\n", round+1, f.name, ms, first, total, end)
 		}
 	}
 
@@ -159,11 +165,11 @@ func main() {
 		}
 	}
 	fmt.Printf("\nmedians of %d rounds; ratios to %s\n", *n, base.name)
-	fmt.Printf("%-10s %12s %7s %10s %7s %15s %9s %7s %10s\n", "function", "size B", "×size", "cold ms", "×cold", "cold min–max", "init ms", "×init", "init done")
+	fmt.Printf("%-11s %10s %6s %8s %6s %7s %13s %8s %9s %6s %7s %9s\n", "function", "size B", "×size", "cold ms", "×cold", "paired", "cold min–max", "1st inv", "init ms", "×init", "paired", "init done")
 	for _, f := range list {
-		fmt.Printf("%-10s %12d %7.3f %10.1f %7.3f %7.1f–%-7.1f %9.2f %7.3f %8.1fms\n", f.name, f.size,
-			float64(f.size)/float64(base.size), median(f.cold), median(f.cold)/median(base.cold),
-			minOf(f.cold), maxOf(f.cold), median(f.init), median(f.init)/median(base.init), median(f.initEnd))
+		fmt.Printf("%-11s %10d %6.3f %8.1f %6.3f %7.3f %6.1f–%-6.1f %8.2f %9.2f %6.3f %7.3f %7.1fms\n", f.name, f.size,
+			float64(f.size)/float64(base.size), median(f.cold), median(f.cold)/median(base.cold), pairedRatio(f.cold, base.cold),
+			minOf(f.cold), maxOf(f.cold), median(f.first), median(f.init), median(f.init)/median(base.init), pairedRatio(f.init, base.init), median(f.initEnd))
 	}
 	for _, f := range list {
 		fmt.Printf("\n%s: largest package inits (median clock ms, present in every round)\n", f.name)
@@ -214,12 +220,51 @@ func fail(err error) {
 	os.Exit(1)
 }
 
+// reportDuration is the Duration of an emulator REPORT line.
+var reportDuration = regexp.MustCompile(`(?m)^REPORT RequestId: .*\tDuration: ([0-9.]+) ms`)
+
+// lockedBuffer is a bytes.Buffer for the emulator's two output streams.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // coldStart runs one cold start and returns the time to the first good
-// answer.
-func coldStart(rie string, f *function, timeout time.Duration) (time.Duration, error) {
+// answer and the emulator's Duration for the invocation that gave it.
+func coldStart(rie string, f *function, timeout time.Duration) (time.Duration, float64, error) {
+	d, log, err := coldStartRun(rie, f, timeout)
+	if err != nil {
+		return 0, 0, err
+	}
+	// The REPORT line may follow the answer by a moment.
+	for wait := 0; ; wait++ {
+		if m := reportDuration.FindAllStringSubmatch(log.String(), -1); len(m) > 0 {
+			v, err := strconv.ParseFloat(m[len(m)-1][1], 64)
+			return d, v, err
+		}
+		if wait == 1000 {
+			return 0, 0, fmt.Errorf("no REPORT line in the emulator's log: %.500q", log.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func coldStartRun(rie string, f *function, timeout time.Duration) (time.Duration, *lockedBuffer, error) {
 	ports, err := freePorts(2)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", ports[0])
 	// The runtime API gets a free port too: its default, 9001, is shared by
@@ -233,8 +278,9 @@ func coldStart(rie string, f *function, timeout time.Duration) (time.Duration, e
 		cmd.Args[len(cmd.Args)-1] = f.bootstrap
 	}
 	cmd.Env = append(cleanEnviron(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10")
-	cmd.Stdout = io.Discard
-	cmd.Stderr = io.Discard
+	log := new(lockedBuffer)
+	cmd.Stdout = log
+	cmd.Stderr = log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	client := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil}}
 	defer client.CloseIdleConnections()
@@ -247,7 +293,7 @@ func coldStart(rie string, f *function, timeout time.Duration) (time.Duration, e
 	}
 	mu.Unlock()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	deadline := start.Add(timeout)
 	var last string
@@ -261,12 +307,12 @@ func coldStart(rie string, f *function, timeout time.Duration) (time.Duration, e
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(f.expect)) {
-			return time.Since(start), nil
+			return time.Since(start), log, nil
 		}
 		last = fmt.Sprintf("status %d body %.300q", resp.StatusCode, body)
 		time.Sleep(time.Millisecond)
 	}
-	return 0, fmt.Errorf("no good answer within %v; last: %s", timeout, last)
+	return 0, nil, fmt.Errorf("no good answer within %v; last: %s", timeout, last)
 }
 
 // initLine is one line of GODEBUG=inittrace=1 output:
@@ -406,6 +452,15 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// pairedRatio is the median over rounds of v[i]/base[i].
+func pairedRatio(v, base []float64) float64 {
+	r := make([]float64, len(v))
+	for i := range v {
+		r[i] = v[i] / base[i]
+	}
+	return median(r)
 }
 
 func minOf(v []float64) float64 {
