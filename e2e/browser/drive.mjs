@@ -1,23 +1,27 @@
-// Usage: node drive.mjs URL [SCREENSHOT.png]
+// Usage: node drive.mjs URL...
 //
-// Opens URL in headless Chromium (Debian's /usr/bin/chromium, or $CHROMIUM)
-// with playwright-core, waits until the page's #results has data-state
-// "done" or "failed", and prints one JSON object to stdout:
+// Opens each URL in turn, in one headless Chromium (Debian's
+// /usr/bin/chromium, or $CHROMIUM) started by playwright-core, waits until
+// the page's #results has data-state "done" or "failed", and prints one JSON
+// object to stdout:
 //
-//	{"state": "done", "values": {"<data-key>": "<text>", ...},
-//	 "console": [...], "pageErrors": [...], "failedRequests": [...],
-//	 "launchMs": N, "loadMs": N}
+//	{"launchMs": N, "pages": [{"url": ..., "state": "done",
+//	  "values": {"<data-key>": "<text>", ...}, "console": [...],
+//	  "pageErrors": [...], "failedRequests": [...], "loadMs": N}, ...]}
 //
+// With SCREENSHOT_DIR set, it also saves each page as page-<i>.png there.
 // The machine has no outside network: the flags keep Chromium from reaching
-// for Google's services at start. Exits 1 if the page did not finish.
+// for Google's services. Exits 1 if a page did not finish.
 import { chromium } from "playwright-core";
+import path from "node:path";
 
-const [url, screenshot] = process.argv.slice(2);
-if (!url) {
-  console.error("usage: node drive.mjs URL [SCREENSHOT.png]");
+const urls = process.argv.slice(2);
+if (urls.length === 0) {
+  console.error("usage: node drive.mjs URL...");
   process.exit(2);
 }
 const timeout = Number(process.env.DRIVE_TIMEOUT_MS || 30000);
+const screenshots = process.env.SCREENSHOT_DIR;
 
 const t0 = Date.now();
 const browser = await chromium.launch({
@@ -35,27 +39,32 @@ const browser = await chromium.launch({
     "--no-first-run",
   ],
 });
-const out = { state: "", values: {}, console: [], pageErrors: [], failedRequests: [], launchMs: Date.now() - t0, loadMs: 0 };
+const out = { launchMs: Date.now() - t0, pages: [] };
 let code = 0;
 try {
-  const page = await browser.newPage();
-  page.on("console", (m) => out.console.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => out.pageErrors.push(String(e)));
-  page.on("requestfailed", (r) => out.failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
-  const t1 = Date.now();
-  await page.goto(url, { timeout });
-  try {
-    await page.waitForSelector('#results[data-state="done"], #results[data-state="failed"]', { timeout, state: "attached" });
-  } catch (e) {
-    out.pageErrors.push(`waiting for #results: ${e.message}`);
-    code = 1;
+  for (const [i, url] of urls.entries()) {
+    const p = { url, state: "", values: {}, console: [], pageErrors: [], failedRequests: [], loadMs: 0 };
+    out.pages.push(p);
+    const page = await browser.newPage();
+    page.on("console", (m) => p.console.push(`${m.type()}: ${m.text()}`));
+    page.on("pageerror", (e) => p.pageErrors.push(String(e)));
+    page.on("requestfailed", (r) => p.failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+    const t1 = Date.now();
+    try {
+      await page.goto(url, { timeout });
+      await page.waitForSelector('#results[data-state="done"], #results[data-state="failed"]', { timeout, state: "attached" });
+    } catch (e) {
+      p.pageErrors.push(`loading the page: ${e.message}`);
+    }
+    p.loadMs = Date.now() - t1;
+    p.state = (await page.getAttribute("#results", "data-state").catch(() => "")) ?? "";
+    if (p.state !== "done") code = 1;
+    p.values = await page.$$eval("[data-key]", (els) => Object.fromEntries(els.map((e) => [e.dataset.key, e.textContent])));
+    const failure = await page.$("#failure");
+    if (failure) p.pageErrors.push(await failure.textContent());
+    if (screenshots) await page.screenshot({ path: path.join(screenshots, `page-${i}.png`), fullPage: true });
+    await page.close();
   }
-  out.loadMs = Date.now() - t1;
-  out.state = (await page.getAttribute("#results", "data-state")) ?? "";
-  out.values = await page.$$eval("[data-key]", (els) => Object.fromEntries(els.map((e) => [e.dataset.key, e.textContent])));
-  const failure = await page.$("#failure");
-  if (failure) out.pageErrors.push(await failure.textContent());
-  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
 } finally {
   await browser.close();
 }

@@ -22,8 +22,9 @@ interface Meta {
   trailer?: Headers;
 }
 
-// The function is served from the page's own origin.
-const baseUrl = location.origin;
+// The function is served from the page's own origin, or from the origin in
+// the page's "api" query parameter (a cross-origin call, which needs CORS).
+const baseUrl = new URLSearchParams(location.search).get("api") ?? location.origin;
 
 const transports: { name: string; label: string; transport: Transport }[] = [
   {
@@ -46,7 +47,50 @@ const transports: { name: string; label: string; transport: Transport }[] = [
     label: "gRPC-Web, binary (application/grpc-web+proto)",
     transport: createGrpcWebTransport({ baseUrl, useBinaryFormat: true }),
   },
+  {
+    name: "grpc-web-text",
+    label: "gRPC-Web, text (application/grpc-web-text): connect-web's gRPC-Web through base64",
+    transport: createGrpcWebTransport({ baseUrl, useBinaryFormat: true, fetch: grpcWebTextFetch }),
+  },
 ];
+
+// grpcWebTextFetch turns connect-web's binary gRPC-Web into the text mode of
+// the grpc-web client (application/grpc-web-text, base64 bodies both ways) on
+// the wire: the request's body is base64-encoded, and the response's decoded
+// back to the binary frames connect-web reads. The response's own content
+// type stays readable as x-wire-content-type.
+async function grpcWebTextFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const headers = new Headers(init?.headers);
+  headers.set("content-type", "application/grpc-web-text");
+  headers.set("accept", "application/grpc-web-text");
+  const body = init?.body instanceof Uint8Array ? base64Encode(init.body) : init?.body;
+  const res = await fetch(input, { ...init, headers, body });
+  const wireType = res.headers.get("content-type") ?? "";
+  if (!wireType.startsWith("application/grpc-web-text")) {
+    return res;
+  }
+  const out = new Headers(res.headers);
+  out.set("content-type", "application/grpc-web+proto");
+  out.set("x-wire-content-type", wireType);
+  return new Response(base64Decode(await res.text()), { status: res.status, statusText: res.statusText, headers: out });
+}
+
+function base64Encode(b: Uint8Array): string {
+  let s = "";
+  for (const c of b) s += String.fromCharCode(c);
+  return btoa(s);
+}
+
+// base64Decode decodes a gRPC-Web text body: base64 chunks, each padded on
+// its own, one after the other. Every 4 characters decode on their own.
+function base64Decode(text: string): Uint8Array<ArrayBuffer> {
+  const s = text.replace(/\s/g, "");
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i += 4) {
+    for (const c of atob(s.slice(i, i + 4))) out.push(c.charCodeAt(0));
+  }
+  return new Uint8Array(out);
+}
 
 // The calls each transport makes: name → the call, which returns the fields
 // to show on success. A call that fails shows its error (errorFields).
@@ -64,7 +108,7 @@ const calls: { name: string; label: string; run: (client: Client, meta: Meta) =>
         items: order.items.map((it) => `${it.quantity}x ${it.sku}`).join(", "),
         city: order.shippingAddress?.city ?? "",
         created: order.createTime ? timestampDate(order.createTime).toISOString() : "",
-        contentType: meta.header?.get("content-type") ?? "",
+        contentType: meta.header?.get("x-wire-content-type") ?? meta.header?.get("content-type") ?? "",
       };
     },
   },
