@@ -28,6 +28,7 @@ type serverOptions struct {
 	maxRecvMsgSize int
 	maxSendMsgSize int
 	deadlineMargin time.Duration
+	cors           *corsPolicy
 }
 
 func newServerOptions(opts []ServerOption) serverOptions {
@@ -76,4 +77,26 @@ func MaxSendMsgSize(n int) ServerOption {
 // DefaultDeadlineMargin.
 func DeadlineMargin(d time.Duration) ServerOption {
 	return func(o *serverOptions) { o.deadlineMargin = d }
+}
+
+// CORS makes the server answer CORS itself on the HTTP front end (HTTP
+// events; docs/http.md), so that web pages from the allowed origins can call
+// it with Connect or gRPC-Web: OPTIONS preflights get
+// Access-Control-Allow-Methods (GET, POST), Access-Control-Allow-Headers (the
+// protocols' headers, as connectrpc.com/cors lists them, and whatever else
+// the preflight asks for, since metadata names are the application's) and
+// Access-Control-Max-Age (two hours); answers get
+// Access-Control-Allow-Origin and Access-Control-Expose-Headers naming the
+// protocols' headers and every header the answer carries, so header and
+// trailer metadata reach the page. An origin is a scheme, host and port
+// ("https://app.example.com"); one "*" in it matches any text there
+// ("https://*.example.com"), and "*" alone allows every origin. Credentials
+// (cookies) are not allowed.
+//
+// Use it for the front ends that do not answer CORS themselves: API Gateway
+// REST APIs and load balancers. A Function URL or an HTTP API with its own
+// CORS configuration answers preflights before they reach the function and
+// replaces the function's CORS headers; configure one or the other.
+func CORS(allowedOrigins ...string) ServerOption {
+	return func(o *serverOptions) { o.cors = newCORSPolicy(allowedOrigins) }
 }

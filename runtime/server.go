@@ -16,14 +16,18 @@ import (
 )
 
 // Server serves gRPC services as a Lambda function: one invocation is one
-// unary RPC. It implements lambda.Handler, so lambda.Start(srv) runs it
-// without reflection, and grpc.ServiceRegistrar, so both the generated
+// unary RPC, whether it comes through the Lambda Invoke API (a request
+// envelope, docs/protocol.md) or as an HTTP event of a Function URL, API
+// Gateway or a load balancer speaking Connect or gRPC-Web (docs/http.md).
+// It implements lambda.Handler, so lambda.Start(srv) runs it without
+// reflection, and grpc.ServiceRegistrar, so both the generated
 // Register<Service>LambdaServer and protoc-gen-go-grpc's
 // Register<Service>Server register services on it.
 //
 // Invoke never returns a Go error: every outcome, including bad input and
-// panics, is a response envelope carrying a gRPC status, so application
-// errors never show up as failed invocations.
+// panics, is an answer carrying a gRPC status (a response envelope, or the
+// HTTP answer of the call's protocol), so application errors never show up
+// as failed invocations.
 type Server struct {
 	opts        serverOptions
 	interceptor grpc.UnaryServerInterceptor
@@ -128,10 +132,21 @@ func (s *Server) GetServiceInfo() map[string]grpc.ServiceInfo {
 	return out
 }
 
-// Invoke handles one Lambda invocation whose payload is a request envelope
-// and returns the response envelope. It implements lambda.Handler. The
-// returned error is always nil; see Server.
+// Invoke handles one Lambda invocation and returns its answer. It
+// implements lambda.Handler. The payload is either a request envelope of the
+// Invoke API (docs/protocol.md), answered with a response envelope, or the
+// HTTP event of a Function URL, an API Gateway HTTP or REST API, or an
+// Application Load Balancer carrying a Connect or gRPC-Web call, answered in
+// that event's response shape (docs/http.md). A payload with a top-level
+// "v" is an envelope; one with "httpMethod", "rawPath" or an HTTP request
+// context is an event; anything else is answered as a malformed envelope.
+// The returned error is always nil; see Server.
 func (s *Server) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	if !wire.LooksLikeEnvelope(payload) {
+		if out, ok := s.serveHTTP(ctx, payload); ok {
+			return out, nil
+		}
+	}
 	return s.serveEnvelope(ctx, payload), nil
 }
 
