@@ -14,12 +14,24 @@ package e2e
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
@@ -28,6 +40,9 @@ import (
 	"google.golang.org/protobuf/types/pluginpb"
 
 	ordersv1 "github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/example/gen/orders/v1"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/example/service"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/lambdatest"
 )
 
 var updateBrowserGen = flag.Bool("update-browser-gen", false,
@@ -61,6 +76,7 @@ const browserGenDir = "src/gen"
 //	go test ./e2e -run TestBrowserGeneratedCode -update-browser-gen
 func TestBrowserGeneratedCode(t *testing.T) {
 	t.Parallel()
+	skipInManagedMode(t)
 	dir := browserDir(t)
 	requireNode(t, dir)
 	req := codeGeneratorRequest(browserProtos, browserGenParameter)
@@ -149,6 +165,14 @@ func codeGeneratorRequest(files []protoreflect.FileDescriptor, parameter string)
 	return req
 }
 
+// skipInManagedMode skips a test that runs no emulator when the suite runs
+// again in the emulator's managed mode: the classic-mode run has run it.
+func skipInManagedMode(t *testing.T) {
+	if mode, _ := suiteMode(); mode == managed {
+		t.Skip("E2E_EMULATOR_MODE=managed: runs no emulator; the classic-mode run of the suite runs it")
+	}
+}
+
 // requireNode fails the test, with the way to install them, unless node and
 // e2e/browser's node_modules are there.
 func requireNode(t testing.TB, dir string) {
@@ -163,4 +187,450 @@ func requireNode(t testing.TB, dir string) {
 	if len(missing) > 0 {
 		t.Fatalf("missing %s: run scripts/install-tools", strings.Join(missing, ", "))
 	}
+}
+
+// chromiumPath is the browser the test drives: $CHROMIUM, or Debian's.
+func chromiumPath() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	return "/usr/bin/chromium"
+}
+
+// requireBrowser fails the test, with the way to install them, unless
+// Chromium, node and e2e/browser's node_modules are there.
+func requireBrowser(t testing.TB, dir string) {
+	t.Helper()
+	requireNode(t, dir)
+	if _, err := exec.LookPath(chromiumPath()); err != nil {
+		t.Fatalf("missing %s (Debian's chromium): run scripts/install-tools (%v)", chromiumPath(), err)
+	}
+}
+
+// browserTransports are the page's transports (src/main.ts), with what goes
+// over the wire for a unary call: the request's method and content type, and
+// the response's content type when it succeeds.
+var browserTransports = []struct {
+	name       string
+	get        bool   // GetOrder goes as a Connect GET request
+	request    string // the request's Content-Type
+	response   string // a successful unary response's Content-Type
+	errorType  string // an error response's Content-Type
+	stream     string // WatchOrder's request and response Content-Type
+	httpErrors bool   // errors have their own HTTP status (Connect unary)
+}{
+	{name: "connect-binary", request: "application/proto", response: "application/proto", errorType: "application/json", stream: "application/connect+proto", httpErrors: true},
+	{name: "connect-json", request: "application/json", response: "application/json", errorType: "application/json", stream: "application/connect+json", httpErrors: true},
+	{name: "connect-get", get: true, request: "application/proto", response: "application/proto", errorType: "application/json", stream: "application/connect+proto", httpErrors: true},
+	{name: "grpc-web", request: "application/grpc-web+proto", response: "application/grpc-web+proto", errorType: "application/grpc-web+proto", stream: "application/grpc-web+proto"},
+	{name: "grpc-web-text", request: "application/grpc-web-text", response: "application/grpc-web-text", errorType: "application/grpc-web-text", stream: "application/grpc-web-text"},
+}
+
+// browserCalls are the page's calls, in order: the method, the HTTP status
+// of its Connect unary answer, and the fields the page shows for it. A field
+// whose value starts with "~" is matched as a regular expression.
+var browserCalls = []struct {
+	name, method string
+	status       int
+	fields       map[string]string
+}{
+	{"get", "GetOrder", http.StatusOK, map[string]string{
+		"id":         "o-1001",
+		"customer":   "c-42",
+		"totalCents": "6499",
+		"status":     "PENDING",
+		"items":      "1x BK-GO-101, 2x MUG-GOPHER",
+		"city":       "London",
+		"created":    "2026-11-01T09:30:00.000Z",
+		// contentType: the transport's response type, added by expectedFields.
+	}},
+	{"notfound", "GetOrder", http.StatusNotFound, map[string]string{
+		"code":                "NotFound",
+		"message":             `order "o-404" not found`,
+		"details":             "google.rpc.ResourceInfo",
+		"resourceType":        "example.orders.v1.Order",
+		"resourceName":        "o-404",
+		"resourceDescription": "no order has this id",
+	}},
+	{"whoami", "WhoAmI", http.StatusOK, map[string]string{
+		"subject":   "user:ada",
+		"scopes":    "orders:read",
+		"requestId": `~^req-[0-9]+$`,
+		// The example's trailer is time.Duration.String(), which writes
+		// microseconds as "µs": not ASCII, as gRPC metadata should be. In
+		// an HTTP header (Connect's trailer-x-elapsed) the browser reads
+		// its UTF-8 bytes as Latin-1, "Âµs"; in gRPC-Web's trailer frame
+		// (the body) it stays "µs".
+		"elapsed": `~^[0-9.]+(ns|µs|Âµs|ms|s)$`,
+	}},
+	{"unauthenticated", "WhoAmI", http.StatusUnauthorized, map[string]string{
+		"code":    "Unauthenticated",
+		"message": `missing "authorization" metadata`,
+		"details": "",
+	}},
+	{"invalid", "CreateOrder", http.StatusBadRequest, map[string]string{
+		"code":       "InvalidArgument",
+		"message":    "invalid order",
+		"details":    "google.rpc.BadRequest",
+		"violations": "customer_id: must not be empty; items: an order needs at least one item; shipping_address.country_code: must be an ISO 3166-1 alpha-2 code",
+	}},
+	{"watch", "WatchOrder", http.StatusOK, map[string]string{
+		"code":    "Unimplemented",
+		"message": "~server-streaming",
+		"details": "",
+	}},
+}
+
+// expectedFields is what the page should show for one transport's call.
+func expectedFields(call string, fields map[string]string, responseType string) map[string]string {
+	want := map[string]string{}
+	for k, v := range fields {
+		want[k] = v
+	}
+	if call == "get" {
+		want["contentType"] = responseType
+	}
+	return want
+}
+
+// expectedRequests is what the function should get from one page, sorted:
+// "METHOD prefix/service/Method request-type -> status response-type" per
+// call.
+func expectedRequests(prefix string) []string {
+	var want []string
+	for _, tr := range browserTransports {
+		for _, c := range browserCalls {
+			method, reqType, status, respType := "POST", tr.request, http.StatusOK, tr.response
+			if c.status != http.StatusOK {
+				respType = tr.errorType
+				if tr.httpErrors {
+					status = c.status
+				}
+			}
+			switch {
+			case c.name == "watch":
+				reqType, respType = tr.stream, tr.stream
+			case tr.get && c.method == "GetOrder":
+				method, reqType = "GET", "?encoding=proto"
+			}
+			want = append(want, fmt.Sprintf("%s %s/example.orders.v1.OrderService/%s %s -> %d %s", method, prefix, c.method, reqType, status, respType))
+		}
+	}
+	sort.Strings(want)
+	return want
+}
+
+// requestLog records the requests an http.Handler gets, one line each in
+// expectedRequests's form.
+type requestLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *requestLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		req := r.Header.Get("Content-Type")
+		if r.Method == http.MethodGet {
+			req = "?encoding=" + r.URL.Query().Get("encoding")
+		}
+		line := fmt.Sprintf("%s %s %s -> %d %s", r.Method, r.URL.Path, req, rec.status, rec.Header().Get("Content-Type"))
+		l.mu.Lock()
+		l.lines = append(l.lines, line)
+		l.mu.Unlock()
+	})
+}
+
+// take returns the lines recorded so far, sorted, and forgets them.
+func (l *requestLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := l.lines
+	l.lines = nil
+	sort.Strings(lines)
+	return lines
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// checkRequests compares the requests a function got with
+// expectedRequests. Preflight requests (OPTIONS), which a browser sends
+// before a cross-origin request as it sees fit, must come when preflight is
+// true, and be answered 204.
+func checkRequests(t *testing.T, got []string, prefix string, preflight bool) {
+	t.Helper()
+	var calls, preflights []string
+	for _, line := range got {
+		if strings.HasPrefix(line, "OPTIONS ") {
+			preflights = append(preflights, line)
+			if !strings.Contains(line, " -> 204 ") {
+				t.Errorf("preflight answered %s, want 204", line)
+			}
+			continue
+		}
+		calls = append(calls, line)
+	}
+	if want := expectedRequests(prefix); !slices.Equal(calls, want) {
+		t.Errorf("the function got:\n\t%s\nwant:\n\t%s", strings.Join(calls, "\n\t"), strings.Join(want, "\n\t"))
+	}
+	if preflight != (len(preflights) > 0) {
+		t.Errorf("%d preflight requests, want them: %v", len(preflights), preflight)
+	}
+}
+
+// checkDenied checks that every call of the page failed: the browser gave it
+// no answer to read.
+func checkDenied(t *testing.T, p drivenPage) {
+	t.Helper()
+	if p.State != "done" || len(p.PageErrors) > 0 {
+		t.Errorf("%s: state %q, errors:\n%s", p.URL, p.State, strings.Join(p.PageErrors, "\n"))
+	}
+	for _, tr := range browserTransports {
+		for _, c := range browserCalls {
+			// connect-web's error for a fetch that failed, with Chromium's
+			// message.
+			want := map[string]string{"code": "Unknown", "message": "Failed to fetch", "details": ""}
+			prefix := tr.name + "." + c.name + "."
+			got := map[string]string{}
+			for k, v := range p.Values {
+				if field, ok := strings.CutPrefix(k, prefix); ok {
+					got[field] = v
+				}
+			}
+			if !fieldsMatch(got, want) {
+				t.Errorf("%s %s: the page shows\n\t%v\nwant\n\t%v", tr.name, c.name, got, want)
+			}
+		}
+	}
+}
+
+// drivenPage is what drive.mjs reports of one page.
+type drivenPage struct {
+	URL            string            `json:"url"`
+	State          string            `json:"state"`
+	Values         map[string]string `json:"values"`
+	Console        []string          `json:"console"`
+	PageErrors     []string          `json:"pageErrors"`
+	FailedRequests []string          `json:"failedRequests"`
+	LoadMs         int               `json:"loadMs"`
+}
+
+func (p drivenPage) load() time.Duration { return time.Duration(p.LoadMs) * time.Millisecond }
+
+// TestBrowser has headless Chromium load the page of e2e/browser, which calls
+// the example function (GetOrder, WhoAmI, CreateOrder, WatchOrder) over the
+// Connect protocol (binary, JSON, GET) and gRPC-Web (binary, text). It loads
+// the page three times, from one origin:
+//
+//   - "same origin": the function is served from the page's origin, through
+//     lambdatest's stand-in for a Lambda function URL;
+//   - "cross origin": the function is behind a stand-in API Gateway REST API
+//     (stage /prod) on another origin, with the runtime's CORS option
+//     allowing the page's origin;
+//   - "origin not allowed": behind a function URL on another origin whose
+//     CORS option allows only another origin.
+//
+// For the first two it checks what the page shows for each call: the
+// order's fields, an error's code name, message and details (ResourceInfo,
+// BadRequest) as the browser decoded them, a header and a trailer; and what
+// went over the wire: each request's method and content type and each
+// answer's status and content type. For the third, that the browser let the
+// page read no answer.
+func TestBrowser(t *testing.T) {
+	t.Parallel()
+	skipInManagedMode(t)
+	dir := browserDir(t)
+	requireBrowser(t, dir)
+	start := time.Now()
+	index, bundle := bundlePage(t, dir)
+	built := time.Since(start)
+
+	sameLog := &requestLog{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", serveBytes("text/html; charset=utf-8", index))
+	mux.HandleFunc("GET /main.js", serveBytes("text/javascript; charset=utf-8", bundle))
+	mux.Handle("/", sameLog.wrap(lambdatest.NewHTTPHandler(
+		ordersv1.NewOrderServiceLambdaHandler(service.New()), lambdatest.FunctionURL)))
+	site := httptest.NewServer(mux)
+	t.Cleanup(site.Close)
+
+	crossLog := &requestLog{}
+	cross := httptest.NewServer(crossLog.wrap(lambdatest.NewHTTPHandler(
+		ordersv1.NewOrderServiceLambdaHandler(service.New(), runtime.CORS(site.URL)), lambdatest.RESTAPI)))
+	t.Cleanup(cross.Close)
+
+	deniedLog := &requestLog{}
+	denied := httptest.NewServer(deniedLog.wrap(lambdatest.NewHTTPHandler(
+		ordersv1.NewOrderServiceLambdaHandler(service.New(), runtime.CORS("https://app.example.com")), lambdatest.FunctionURL)))
+	t.Cleanup(denied.Close)
+
+	driveStart := time.Now()
+	pages, launch := drive(t, dir,
+		site.URL+"/",
+		site.URL+"/?api="+url.QueryEscape(cross.URL+"/prod"),
+		site.URL+"/?api="+url.QueryEscape(denied.URL))
+	t.Logf("type-check and bundle %v; drive.mjs %v: Chromium start %v, pages %v, %v, %v",
+		built.Round(time.Millisecond), time.Since(driveStart).Round(time.Millisecond),
+		launch, pages[0].load(), pages[1].load(), pages[2].load())
+
+	t.Run("same origin", func(t *testing.T) {
+		checkPage(t, pages[0])
+		checkRequests(t, sameLog.take(), "", false)
+	})
+	t.Run("cross origin", func(t *testing.T) {
+		checkPage(t, pages[1])
+		checkRequests(t, crossLog.take(), "/prod", true)
+	})
+	t.Run("origin not allowed", func(t *testing.T) {
+		checkDenied(t, pages[2])
+		// Every call needs a preflight (its content type or headers are
+		// not CORS-safelisted), and no preflight lets it through.
+		got := deniedLog.take()
+		for _, line := range got {
+			if !strings.HasPrefix(line, "OPTIONS ") || !strings.Contains(line, " -> 204 ") {
+				t.Errorf("the function got %s, want only preflights answered 204", line)
+			}
+		}
+		if len(got) == 0 {
+			t.Error("the function got no preflight request")
+		}
+	})
+}
+
+// bundlePage type-checks the page's TypeScript and bundles it with esbuild,
+// as index.html loads it (main.js, an ES module).
+func bundlePage(t *testing.T, dir string) (index, bundle []byte) {
+	t.Helper()
+	bin := filepath.Join(dir, "node_modules", ".bin")
+	out := filepath.Join(t.TempDir(), "main.js")
+	for _, args := range [][]string{
+		{filepath.Join(bin, "tsc"), "--noEmit", "-p", "."},
+		{filepath.Join(bin, "esbuild"), "src/main.ts", "--bundle", "--format=esm", "--target=es2022", "--log-level=warning", "--outfile=" + out},
+	} {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = dir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", filepath.Base(args[0]), err, b)
+		}
+	}
+	index, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err = os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return index, bundle
+}
+
+func serveBytes(contentType string, b []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.Write(b)
+	}
+}
+
+// drive runs drive.mjs on the URLs: Chromium loads each page in turn. It
+// returns what each page showed, and how long Chromium took to start. With
+// E2E_BROWSER_SCREENSHOTS=DIR, the pages' screenshots are saved in DIR.
+func drive(t *testing.T, dir string, urls ...string) ([]drivenPage, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{"drive.mjs"}, urls...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromiumPath())
+	if d := os.Getenv("E2E_BROWSER_SCREENSHOTS"); d != "" {
+		cmd.Env = append(cmd.Env, "SCREENSHOT_DIR="+d)
+	}
+	// Chromium and its helpers die with node's process group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, runErr := cmd.Output()
+	var res struct {
+		LaunchMs int          `json:"launchMs"`
+		Pages    []drivenPage `json:"pages"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || len(res.Pages) != len(urls) {
+		t.Fatalf("node drive.mjs: %v (%v)\nstdout:\n%s\nstderr:\n%s", runErr, err, out, stderr.String())
+	}
+	if runErr != nil {
+		t.Errorf("node drive.mjs: %v\n%s", runErr, stderr.String())
+	}
+	return res.Pages, time.Duration(res.LaunchMs) * time.Millisecond
+}
+
+// checkPage compares what the page shows with browserTransports and
+// browserCalls, call by call.
+func checkPage(t *testing.T, p drivenPage) {
+	t.Helper()
+	if p.State != "done" || len(p.PageErrors) > 0 {
+		t.Errorf("%s: state %q, errors:\n%s", p.URL, p.State, strings.Join(p.PageErrors, "\n"))
+	}
+	for _, tr := range browserTransports {
+		for _, c := range browserCalls {
+			prefix := tr.name + "." + c.name + "."
+			got := map[string]string{}
+			for k, v := range p.Values {
+				if field, ok := strings.CutPrefix(k, prefix); ok {
+					got[field] = v
+				}
+			}
+			want := expectedFields(c.name, c.fields, tr.response)
+			if !fieldsMatch(got, want) {
+				t.Errorf("%s %s: the page shows\n\t%v\nwant\n\t%v", tr.name, c.name, got, want)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("console:\n%s\nfailed requests:\n%s", strings.Join(p.Console, "\n"), strings.Join(p.FailedRequests, "\n"))
+	}
+}
+
+func fieldsMatch(got, want map[string]string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok {
+			return false
+		}
+		if re, isRE := strings.CutPrefix(w, "~"); isRE {
+			if !regexp.MustCompile(re).MatchString(g) {
+				return false
+			}
+		} else if g != w {
+			return false
+		}
+	}
+	return true
 }
