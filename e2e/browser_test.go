@@ -222,6 +222,7 @@ var browserTransports = []struct {
 	{name: "connect-binary", request: "application/proto", response: "application/proto", errorType: "application/json", stream: "application/connect+proto", httpErrors: true},
 	{name: "connect-json", request: "application/json", response: "application/json", errorType: "application/json", stream: "application/connect+json", httpErrors: true},
 	{name: "connect-get", get: true, request: "application/proto", response: "application/proto", errorType: "application/json", stream: "application/connect+proto", httpErrors: true},
+	{name: "connect-get-json", get: true, request: "application/json", response: "application/json", errorType: "application/json", stream: "application/connect+json", httpErrors: true},
 	{name: "grpc-web", request: "application/grpc-web+proto", response: "application/grpc-web+proto", errorType: "application/grpc-web+proto", stream: "application/grpc-web+proto"},
 	{name: "grpc-web-text", request: "application/grpc-web-text", response: "application/grpc-web-text", errorType: "application/grpc-web-text", stream: "application/grpc-web-text"},
 }
@@ -250,6 +251,16 @@ var browserCalls = []struct {
 		"details":             "google.rpc.ResourceInfo",
 		"resourceType":        "example.orders.v1.Order",
 		"resourceName":        "o-404",
+		"resourceDescription": "no order has this id",
+	}},
+	// Text that is not ASCII, in the request, the error message (which
+	// gRPC-Web percent-encodes in grpc-message) and a detail.
+	{"unicode", "GetOrder", http.StatusNotFound, map[string]string{
+		"code":                "NotFound",
+		"message":             `order "ø-404 ✓" not found`,
+		"details":             "google.rpc.ResourceInfo",
+		"resourceType":        "example.orders.v1.Order",
+		"resourceName":        "ø-404 ✓",
 		"resourceDescription": "no order has this id",
 	}},
 	{"whoami", "WhoAmI", http.StatusOK, map[string]string{
@@ -311,7 +322,7 @@ func expectedRequests(prefix string) []string {
 			case c.name == "watch":
 				reqType, respType = tr.stream, tr.stream
 			case tr.get && c.method == "GetOrder":
-				method, reqType = "GET", "?encoding=proto"
+				method, reqType = "GET", "?encoding="+strings.TrimPrefix(tr.request, "application/")
 			}
 			want = append(want, fmt.Sprintf("%s %s/example.orders.v1.OrderService/%s %s -> %d %s", method, prefix, c.method, reqType, status, respType))
 		}

@@ -43,6 +43,11 @@ const transports: { name: string; label: string; transport: Transport }[] = [
     transport: createConnectTransport({ baseUrl, useBinaryFormat: true, useHttpGet: true }),
   },
   {
+    name: "connect-get-json",
+    label: "Connect protocol, JSON, GET for side-effect-free methods",
+    transport: createConnectTransport({ baseUrl, useBinaryFormat: false, useHttpGet: true }),
+  },
+  {
     name: "grpc-web",
     label: "gRPC-Web, binary (application/grpc-web+proto)",
     transport: createGrpcWebTransport({ baseUrl, useBinaryFormat: true }),
@@ -117,6 +122,14 @@ const calls: { name: string; label: string; run: (client: Client, meta: Meta) =>
     label: 'GetOrder("o-404")',
     run: async (client, meta) => {
       const order = await client.getOrder({ id: "o-404" }, options(meta));
+      return { id: order.id };
+    },
+  },
+  {
+    name: "unicode",
+    label: 'GetOrder("ø-404 ✓")',
+    run: async (client, meta) => {
+      const order = await client.getOrder({ id: "ø-404 ✓" }, options(meta));
       return { id: order.id };
     },
   },
