@@ -63,11 +63,12 @@ type route struct {
 }
 
 // NewServer returns a Server with no services; register them before the
-// first invocation.
+// first invocation. Besides them it answers one built-in method,
+// FileDescriptorsMethod (descriptors.go).
 func NewServer(opts ...ServerOption) *Server {
 	s := &Server{opts: newServerOptions(opts)}
 	s.interceptor = chainUnaryServerInterceptors(s.opts.interceptors)
-	s.routes.Store(&routeTable{services: map[string]*service{}, methods: map[string]*route{}})
+	s.routes.Store(&routeTable{services: map[string]*service{}, methods: builtinRoutes(s)})
 	return s
 }
 
