@@ -1,6 +1,6 @@
 // Usage: node drive.mjs URL...
 //
-// Opens each URL in turn, in one headless Chromium (Debian's
+// Opens each URL in turn, in one tab of one headless Chromium (Debian's
 // /usr/bin/chromium, or $CHROMIUM) started by playwright-core, waits until
 // the page's #results has data-state "done" or "failed", and prints one JSON
 // object to stdout:
@@ -42,13 +42,15 @@ const browser = await chromium.launch({
 const out = { launchMs: Date.now() - t0, pages: [] };
 let code = 0;
 try {
+  // One tab loads the pages one after the other.
+  const page = await browser.newPage();
+  let p;
+  page.on("console", (m) => p.console.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => p.pageErrors.push(String(e)));
+  page.on("requestfailed", (r) => p.failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
   for (const [i, url] of urls.entries()) {
-    const p = { url, state: "", values: {}, console: [], pageErrors: [], failedRequests: [], loadMs: 0 };
+    p = { url, state: "", values: {}, console: [], pageErrors: [], failedRequests: [], loadMs: 0 };
     out.pages.push(p);
-    const page = await browser.newPage();
-    page.on("console", (m) => p.console.push(`${m.type()}: ${m.text()}`));
-    page.on("pageerror", (e) => p.pageErrors.push(String(e)));
-    page.on("requestfailed", (r) => p.failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
     const t1 = Date.now();
     try {
       await page.goto(url, { timeout });
@@ -63,7 +65,6 @@ try {
     const failure = await page.$("#failure");
     if (failure) p.pageErrors.push(await failure.textContent());
     if (screenshots) await page.screenshot({ path: path.join(screenshots, `page-${i}.png`), fullPage: true });
-    await page.close();
   }
 } finally {
   await browser.close();
