@@ -33,6 +33,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -454,23 +455,24 @@ func (p drivenPage) load() time.Duration { return time.Duration(p.LoadMs) * time
 
 // TestBrowser has headless Chromium load the page of e2e/browser, which calls
 // the example function (GetOrder, WhoAmI, CreateOrder, WatchOrder) over the
-// Connect protocol (binary, JSON, GET) and gRPC-Web (binary, text). It loads
-// the page three times, from one origin:
+// Connect protocol (binary, JSON, GET) and gRPC-Web (binary, text). One
+// httptest server serves the page; Chromium loads it once per scenario
+// (browserScenarios), each time calling the function behind another
+// lambdatest stand-in for an AWS front end:
 //
-//   - "same origin": the function is served from the page's origin, through
-//     lambdatest's stand-in for a Lambda function URL;
-//   - "cross origin": the function is behind a stand-in API Gateway REST API
-//     (stage /prod) on another origin, with the runtime's CORS option
-//     allowing the page's origin;
-//   - "origin not allowed": behind a function URL on another origin whose
-//     CORS option allows only another origin.
+//   - "same origin": a Lambda function URL on the page's own origin;
+//   - "REST API", "HTTP API", "ALB", "ALB multi-value": on another origin,
+//     with the runtime's CORS option allowing the page's origin (the REST
+//     API on its stage, /prod);
+//   - "origin not allowed": a function URL on another origin whose CORS
+//     option allows another origin only.
 //
-// For the first two it checks what the page shows for each call: the
+// Where the calls are allowed it checks what the page shows for each: the
 // order's fields, an error's code name, message and details (ResourceInfo,
 // BadRequest) as the browser decoded them, a header and a trailer; and what
 // went over the wire: each request's method and content type and each
-// answer's status and content type. For the third, that the browser let the
-// page read no answer.
+// answer's status and content type. Where they are not, that the browser
+// let the page read no answer.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
 	skipInManagedMode(t)
@@ -480,56 +482,81 @@ func TestBrowser(t *testing.T) {
 	index, bundle := bundlePage(t, dir)
 	built := time.Since(start)
 
+	newFunction := func(opts ...runtime.ServerOption) lambda.Handler {
+		return ordersv1.NewOrderServiceLambdaHandler(service.New(), opts...)
+	}
 	sameLog := &requestLog{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", serveBytes("text/html; charset=utf-8", index))
 	mux.HandleFunc("GET /main.js", serveBytes("text/javascript; charset=utf-8", bundle))
-	mux.Handle("/", sameLog.wrap(lambdatest.NewHTTPHandler(
-		ordersv1.NewOrderServiceLambdaHandler(service.New()), lambdatest.FunctionURL)))
+	mux.Handle("/", sameLog.wrap(lambdatest.NewHTTPHandler(newFunction(), lambdatest.FunctionURL)))
 	site := httptest.NewServer(mux)
 	t.Cleanup(site.Close)
 
-	crossLog := &requestLog{}
-	cross := httptest.NewServer(crossLog.wrap(lambdatest.NewHTTPHandler(
-		ordersv1.NewOrderServiceLambdaHandler(service.New(), runtime.CORS(site.URL)), lambdatest.RESTAPI)))
-	t.Cleanup(cross.Close)
-
-	deniedLog := &requestLog{}
-	denied := httptest.NewServer(deniedLog.wrap(lambdatest.NewHTTPHandler(
-		ordersv1.NewOrderServiceLambdaHandler(service.New(), runtime.CORS("https://app.example.com")), lambdatest.FunctionURL)))
-	t.Cleanup(denied.Close)
+	type scenario struct {
+		name    string
+		log     *requestLog
+		prefix  string // the path the front end serves the function under
+		allowed bool   // whether the page may read the answers
+		url     string
+	}
+	scenarios := []*scenario{{name: "same origin", log: sameLog, allowed: true, url: site.URL + "/"}}
+	for _, sc := range []struct {
+		name    string
+		fe      lambdatest.FrontEnd
+		prefix  string
+		origins []string
+	}{
+		{"REST API", lambdatest.RESTAPI, "/prod", []string{site.URL}},
+		{"HTTP API", lambdatest.HTTPAPI, "", []string{site.URL}},
+		{"ALB", lambdatest.ALB, "", []string{site.URL}},
+		{"ALB multi-value", lambdatest.ALBMultiValue, "", []string{site.URL}},
+		{"origin not allowed", lambdatest.FunctionURL, "", []string{"https://app.example.com"}},
+	} {
+		log := &requestLog{}
+		srv := httptest.NewServer(log.wrap(lambdatest.NewHTTPHandler(newFunction(runtime.CORS(sc.origins...)), sc.fe)))
+		t.Cleanup(srv.Close)
+		scenarios = append(scenarios, &scenario{
+			name: sc.name, log: log, prefix: sc.prefix, allowed: sc.origins[0] == site.URL,
+			url: site.URL + "/?api=" + url.QueryEscape(srv.URL+sc.prefix),
+		})
+	}
 
 	driveStart := time.Now()
-	pages, launch := drive(t, dir,
-		site.URL+"/",
-		site.URL+"/?api="+url.QueryEscape(cross.URL+"/prod"),
-		site.URL+"/?api="+url.QueryEscape(denied.URL))
-	t.Logf("type-check and bundle %v; drive.mjs %v: Chromium start %v, pages %v, %v, %v",
-		built.Round(time.Millisecond), time.Since(driveStart).Round(time.Millisecond),
-		launch, pages[0].load(), pages[1].load(), pages[2].load())
+	var urls []string
+	for _, sc := range scenarios {
+		urls = append(urls, sc.url)
+	}
+	pages, launch := drive(t, dir, urls...)
+	var loads []string
+	for i, sc := range scenarios {
+		loads = append(loads, fmt.Sprintf("%s %v", sc.name, pages[i].load()))
+	}
+	t.Logf("type-check and bundle %v; drive.mjs %v: Chromium start %v, pages: %s",
+		built.Round(time.Millisecond), time.Since(driveStart).Round(time.Millisecond), launch, strings.Join(loads, ", "))
 
-	t.Run("same origin", func(t *testing.T) {
-		checkPage(t, pages[0])
-		checkRequests(t, sameLog.take(), "", false)
-	})
-	t.Run("cross origin", func(t *testing.T) {
-		checkPage(t, pages[1])
-		checkRequests(t, crossLog.take(), "/prod", true)
-	})
-	t.Run("origin not allowed", func(t *testing.T) {
-		checkDenied(t, pages[2])
-		// Every call needs a preflight (its content type or headers are
-		// not CORS-safelisted), and no preflight lets it through.
-		got := deniedLog.take()
-		for _, line := range got {
-			if !strings.HasPrefix(line, "OPTIONS ") || !strings.Contains(line, " -> 204 ") {
-				t.Errorf("the function got %s, want only preflights answered 204", line)
+	for i, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			if sc.allowed {
+				checkPage(t, pages[i])
+				// A cross-origin call needs a preflight: its content type
+				// or headers are not CORS-safelisted.
+				checkRequests(t, sc.log.take(), sc.prefix, sc.name != "same origin")
+				return
 			}
-		}
-		if len(got) == 0 {
-			t.Error("the function got no preflight request")
-		}
-	})
+			checkDenied(t, pages[i])
+			// No preflight lets a call through.
+			got := sc.log.take()
+			for _, line := range got {
+				if !strings.HasPrefix(line, "OPTIONS ") || !strings.Contains(line, " -> 204 ") {
+					t.Errorf("the function got %s, want only preflights answered 204", line)
+				}
+			}
+			if len(got) == 0 {
+				t.Error("the function got no preflight request")
+			}
+		})
+	}
 }
 
 // bundlePage type-checks the page's TypeScript and bundles it with esbuild,

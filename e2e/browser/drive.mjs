@@ -69,5 +69,6 @@ try {
 } finally {
   await browser.close();
 }
-process.stdout.write(JSON.stringify(out, null, 2) + "\n");
-process.exit(code);
+// Exit only once stdout has taken everything: a pipe takes 64 KiB at once,
+// and process.exit would drop the rest.
+process.stdout.write(JSON.stringify(out, null, 2) + "\n", () => process.exit(code));
