@@ -759,10 +759,11 @@ func grpcWebProtocolHeader(k string) bool {
 // values, and carries metadata in the request.
 func echoRequest() *testpb.EchoRequest {
 	return &testpb.EchoRequest{
-		Message: "héllo, 世界",
-		Payload: []byte{0, 1, 2, 255},
-		Header:  []*testpb.Pair{{Key: "x-set", Value: []byte("set")}, {Key: "x-set-bin", Value: []byte{0, 1, 0xff}}},
-		Trailer: []*testpb.Pair{{Key: "x-trailer", Value: []byte("t1")}, {Key: "x-trailer-bin", Value: []byte{9, 8}}},
+		Message:    "héllo, 世界",
+		Payload:    []byte{0, 1, 2, 255},
+		Header:     []*testpb.Pair{{Key: "x-set", Value: []byte("set")}, {Key: "x-set-bin", Value: []byte{0, 1, 0xff}}},
+		SendHeader: []*testpb.Pair{{Key: "x-sent", Value: []byte("sent")}},
+		Trailer:    []*testpb.Pair{{Key: "x-trailer", Value: []byte("t1")}, {Key: "x-trailer-bin", Value: []byte{9, 8}}},
 	}
 }
 
@@ -804,7 +805,7 @@ func checkEcho(t *testing.T, r rpc, path string, req *testpb.EchoRequest) {
 			t.Errorf("protocol header %s reached the handler as metadata: %q", k, v)
 		}
 	}
-	for k, want := range map[string]string{"x-set": "set", "x-set-bin": "\x00\x01\xff"} {
+	for k, want := range map[string]string{"x-set": "set", "x-set-bin": "\x00\x01\xff", "x-sent": "sent"} {
 		if got := r.header.Get(k); len(got) != 1 || got[0] != want {
 			t.Errorf("header %s = %q, want %q", k, got, want)
 		}
@@ -1074,6 +1075,22 @@ func TestHTTPConnectTimeout(t *testing.T) {
 			}
 		})
 	}
+	t.Run("function deadline first", func(t *testing.T) {
+		// A function timeout of 2 s, less the margin, comes before the
+		// client's minute.
+		req := connectRequest(t, echoPath, &testpb.EchoRequest{}, connectOpts{header: http.Header{"Connect-Timeout-Ms": {"60000"}}})
+		payload, _ := json.Marshal(functionURL.event(addFrontEndHeaders(req)))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		out, err := srv.Invoke(ctx, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := readConnect(t, v2Answer(t, out), false)
+		if limit := (2*time.Second - runtime.DefaultDeadlineMargin).Milliseconds(); !r.resp.GetHasDeadline() || r.resp.GetDeadlineMs() > limit {
+			t.Errorf("handler deadline %v %dms, want at most %dms", r.resp.GetHasDeadline(), r.resp.GetDeadlineMs(), limit)
+		}
+	})
 	for _, v := range []string{"-1", "12345678901", "soon"} {
 		req := connectRequest(t, echoPath, &testpb.EchoRequest{}, connectOpts{header: http.Header{"Connect-Timeout-Ms": {v}}})
 		if r := readConnect(t, roundTrip(t, srv, functionURL, req), false); r.status != 400 || r.st.Code() != codes.InvalidArgument {
