@@ -1,0 +1,131 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
+)
+
+// This file forwards one call: the grpc.UnknownServiceHandler that every
+// method of every service the bridge does not serve itself reaches.
+
+// forward receives the call's request, invokes the function that serves the
+// call's service with it, and answers with what the function answered:
+// header, response or status (code, message, details), trailer.
+func (b *Bridge) forward(_ any, stream grpc.ServerStream) (err error) {
+	start := time.Now()
+	ctx := stream.Context()
+	method, _ := grpc.MethodFromServerStream(stream)
+	service, _ := splitMethod(method)
+	t := b.target(service)
+	function := ""
+	if t != nil {
+		function = t.function
+	}
+	defer func() { b.logCall(ctx, method, function, err, start) }()
+	if t == nil {
+		// grpc-go's words for a service no one registered.
+		return status.Errorf(codes.Unimplemented, "unknown service %v", service)
+	}
+
+	in := &invoke.RawMessage{}
+	if err := b.receive(stream, method, in); err != nil {
+		return err
+	}
+	if err := b.checkCredentials(ctx, function); err != nil {
+		return err
+	}
+	ctx = outgoingContext(ctx)
+	out := &invoke.RawMessage{}
+	var header, trailer metadata.MD
+	// The caller's own client enforces its receive limit on the response;
+	// the bridge passes on whatever the function sent.
+	err = t.cc.Invoke(ctx, method, in, out, grpc.Header(&header), grpc.Trailer(&trailer), grpc.MaxCallRecvMsgSize(math.MaxInt))
+	if len(header) > 0 {
+		if herr := stream.SetHeader(header); herr != nil {
+			return herr
+		}
+	}
+	if len(trailer) > 0 {
+		// A grpc-status-details-bin trailer that invoke rebuilt from the
+		// status's details is replaced by grpc-go's own for the same status,
+		// as the function's grpc-go server would do.
+		stream.SetTrailer(trailer)
+	}
+	if err != nil {
+		return err
+	}
+	return stream.SendMsg(out)
+}
+
+// receive reads the call's one request message. Like grpc-go's server for a
+// method that is not client-streaming, it then waits for the client to
+// close its side and refuses a second message; for a method known to be
+// client-streaming it forwards the first message at once, and the function
+// answers that it does not serve such methods.
+func (b *Bridge) receive(stream grpc.ServerStream, method string, in *invoke.RawMessage) error {
+	err := stream.RecvMsg(in)
+	clientStreams := b.clientStreams(method)
+	switch {
+	case errors.Is(err, io.EOF) && clientStreams:
+		return nil // an empty stream: the function says what it thinks of it
+	case errors.Is(err, io.EOF):
+		return status.Error(codes.Internal, "cardinality violation: received no request message from non-client-streaming RPC")
+	case err != nil:
+		return err
+	case clientStreams:
+		return nil
+	}
+	var extra invoke.RawMessage
+	switch err := stream.RecvMsg(&extra); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return err
+	}
+	return status.Error(codes.Internal, "cardinality violation: received multiple request messages for non-client-streaming RPC")
+}
+
+// checkCredentials fails a call the bridge has no AWS credentials for.
+func (b *Bridge) checkCredentials(ctx context.Context, function string) error {
+	if b.cfg.Credentials == nil {
+		return nil
+	}
+	if _, err := b.cfg.Credentials.Retrieve(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return status.FromContextError(ctxErr).Err()
+		}
+		return status.Errorf(codes.Unauthenticated, "lambda-grpc-bridge: no AWS credentials to invoke %s: %v", function, err)
+	}
+	return nil
+}
+
+// outgoingContext passes the caller's metadata on. The keys its HTTP/2
+// transport added (:authority, content-type, user-agent) are reserved:
+// invoke.ClientConn leaves them out of the request, as a grpc-go client
+// leaves them out of its metadata, so the function's handler sees what a
+// grpc-go server's handler sees without them (the Lambda path's
+// difference, docs/compatibility.md).
+func outgoingContext(ctx context.Context) context.Context {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// splitMethod splits "/pkg.Service/Method".
+func splitMethod(method string) (service, name string) {
+	sm := strings.TrimPrefix(method, "/")
+	if i := strings.LastIndex(sm, "/"); i >= 0 {
+		return sm[:i], sm[i+1:]
+	}
+	return sm, ""
+}
