@@ -12,9 +12,23 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+// TestConformance runs the suite in server mode against the service as a
+// Lambda function: a runtime.Server behind lambdatest's stand-in for a
+// Function URL (lambdaconformance): HTTP/1.1, Connect (with GET) and
+// gRPC-Web, proto and JSON, identity and gzip, unary. The API Gateway front
+// ends, whose events and answers differ, pass the same cases.
+func TestConformance(t *testing.T) {
+	for _, fe := range []string{"FunctionURL", "HTTPAPI", "RESTAPI"} {
+		t.Run(fe, func(t *testing.T) {
+			runSuite(t, "config.yaml", "known-failing.txt", "-front-end", fe)
+		})
+	}
+}
 
 // TestConformanceGRPC runs the suite in server mode against the service
 // under a plain grpc-go server (lambdaconformance -grpc): HTTP/2, the gRPC
@@ -30,7 +44,7 @@ func TestConformanceGRPC(t *testing.T) {
 // known-failing file, or a known failure that passes.
 func runSuite(t *testing.T, config, knownFailing string, args ...string) {
 	runner := conformanceRunner(t)
-	bin := buildServer(t)
+	bin := serverBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmdArgs := []string{"--mode", "server", "--conf", config, "--known-failing", "@" + knownFailing, "--", bin}
@@ -110,14 +124,39 @@ func pinnedVersion(t *testing.T) string {
 	return ""
 }
 
-// buildServer builds cmd/lambdaconformance into a temporary directory.
-func buildServer(t *testing.T) string {
+var (
+	binDir   string // where serverBinary builds; TestMain removes it
+	building sync.Mutex
+	built    string // the binary, once built
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// serverBinary builds cmd/lambdaconformance, once per test binary.
+func serverBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "lambdaconformance")
+	building.Lock()
+	defer building.Unlock()
+	if built != "" {
+		return built
+	}
+	dir, err := os.MkdirTemp("", "lambdaconformance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	binDir = dir
+	bin := filepath.Join(dir, "lambdaconformance")
 	cmd := exec.Command(goTool(), "build", "-buildvcs=false", "-o", bin, "./cmd/lambdaconformance")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/lambdaconformance: %v\n%s", err, out)
 	}
+	built = bin
 	return bin
 }
 

@@ -9,9 +9,10 @@
 // conformance/service) as a Lambda function would: registered on a
 // runtime.Server through the generated RegisterConformanceServiceLambdaServer,
 // behind lambdatest.NewHTTPHandler, which turns each HTTP/1.1 request into the
-// Function URL event AWS would send and the function's answer back into an
-// HTTP response. The protocols are therefore those of the runtime's HTTP
-// front door: Connect and gRPC-Web.
+// event AWS would send (a Function URL's, or with -front-end that of an API
+// Gateway HTTP API or REST API or of a load balancer) and the function's
+// answer back into an HTTP response. The protocols are therefore those of
+// the runtime's HTTP front door: Connect and gRPC-Web.
 //
 // With -grpc it serves the same implementation with a grpc-go server over
 // HTTP/2 without TLS (h2c), for the gRPC protocol: that run checks the
@@ -29,26 +30,33 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"google.golang.org/protobuf/proto"
 
 	conformancev1 "github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/conformance/gen/connectrpc/conformance/v1"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/lambdatest"
 )
 
 func main() {
 	useGRPC := flag.Bool("grpc", false, "serve with a grpc-go server over h2c (protocol gRPC) instead of the Lambda stand-in")
+	frontEnd := flag.String("front-end", lambdatest.FunctionURL.String(), "the Lambda front end to stand in for: "+strings.Join(frontEndNames(), ", "))
 	flag.Parse()
 	log.SetPrefix("lambdaconformance: ")
 	log.SetFlags(0)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *useGRPC, os.Stdin, os.Stdout); err != nil {
+	fe, ok := parseFrontEnd(*frontEnd)
+	if !ok {
+		log.Fatalf("-front-end %q: not one of %s", *frontEnd, strings.Join(frontEndNames(), ", "))
+	}
+	if err := run(ctx, *useGRPC, fe, os.Stdin, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, useGRPC bool, in io.Reader, out io.Writer) error {
+func run(ctx context.Context, useGRPC bool, fe lambdatest.FrontEnd, in io.Reader, out io.Writer) error {
 	req := &conformancev1.ServerCompatRequest{}
 	if err := readMessage(in, req); err != nil {
 		return fmt.Errorf("reading the ServerCompatRequest: %w", err)
@@ -56,11 +64,16 @@ func run(ctx context.Context, useGRPC bool, in io.Reader, out io.Writer) error {
 	if req.GetUseTls() {
 		return errors.New("TLS is not supported")
 	}
-	serve := serveLambda
+	var (
+		lis   net.Listener
+		start func(context.Context) error
+		err   error
+	)
 	if useGRPC {
-		serve = serveGRPC
+		lis, start, err = serveGRPC(req)
+	} else {
+		lis, start, err = serveLambda(req, fe)
 	}
-	lis, start, err := serve(req)
 	if err != nil {
 		return err
 	}
@@ -70,6 +83,26 @@ func run(ctx context.Context, useGRPC bool, in io.Reader, out io.Writer) error {
 		return fmt.Errorf("writing the ServerCompatResponse: %w", err)
 	}
 	return start(ctx)
+}
+
+// frontEnds are the front ends lambdatest stands in for.
+var frontEnds = []lambdatest.FrontEnd{lambdatest.FunctionURL, lambdatest.HTTPAPI, lambdatest.RESTAPI, lambdatest.ALB, lambdatest.ALBMultiValue}
+
+func frontEndNames() []string {
+	names := make([]string, len(frontEnds))
+	for i, fe := range frontEnds {
+		names[i] = fe.String()
+	}
+	return names
+}
+
+func parseFrontEnd(name string) (lambdatest.FrontEnd, bool) {
+	for _, fe := range frontEnds {
+		if fe.String() == name {
+			return fe, true
+		}
+	}
+	return 0, false
 }
 
 // readMessage reads one message prefixed with its size, a big-endian uint32.
