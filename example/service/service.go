@@ -7,6 +7,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -142,7 +143,8 @@ func (o *Orders) WhoAmI(ctx context.Context, _ *ordersv1.WhoAmIRequest) (*orders
 		return nil, err
 	}
 	defer func() {
-		_ = grpc.SetTrailer(ctx, metadata.Pairs("x-elapsed", time.Since(start).String()))
+		// Whole microseconds: metadata values are printable ASCII (not "µs").
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("x-elapsed", strconv.FormatInt(time.Since(start).Microseconds(), 10)+"us"))
 	}()
 	auth := md.Get("authorization")
 	if len(auth) == 0 {

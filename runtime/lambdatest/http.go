@@ -742,8 +742,13 @@ func (f *httpFrontEnd) eventALB(req *request) *eventALB {
 	}
 	if len(req.body) > 0 {
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		text := strings.HasPrefix(mt, "text/") || mt == "application/json" || mt == "application/javascript" || mt == "application/xml"
 		switch {
-		case strings.HasPrefix(mt, "text/"), mt == "application/json", mt == "application/javascript", mt == "application/xml":
+		case text && r.Header.Get("Content-Encoding") == "" && utf8.Valid(req.body):
+			// The documented text types go as they are. A compressed body,
+			// or bytes that are not UTF-8, cannot be a JSON string as they
+			// are: base64, the only way the event can carry them (the
+			// documentation is silent on this case).
 			ev.Body = string(req.body)
 		default:
 			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(req.body), true
