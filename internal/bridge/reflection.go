@@ -3,11 +3,13 @@ package bridge
 import (
 	"context"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	v1reflectiongrpc "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	v1alphareflectiongrpc "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 )
@@ -35,8 +37,11 @@ func (b *Bridge) registerReflection() {
 }
 
 // ownFiles are the files of the services s serves itself (reflection,
-// health) and their imports, from the files linked into the bridge. Only
-// those: whatever else is linked in is no function's.
+// health) and their imports, from the files linked into the bridge, and the
+// files of gRPC's richer error model (google.rpc.Status and the
+// errdetails messages), so that tools such as grpcurl -format-error can
+// decode the details of a status, as a grpc-go server that links them in
+// lets them. Only those: whatever else is linked in is no function's.
 func ownFiles(s *grpc.Server) *protoregistry.Files {
 	files := &protoregistry.Files{}
 	var add func(fd protoreflect.FileDescriptor)
@@ -55,6 +60,8 @@ func ownFiles(s *grpc.Server) *protoregistry.Files {
 			add(d.ParentFile())
 		}
 	}
+	add(errdetails.File_google_rpc_error_details_proto)
+	add(spb.File_google_rpc_status_proto)
 	return files
 }
 
