@@ -137,20 +137,12 @@ func MetadataSize(md metadata.MD) int {
 // only; the server decides what the fields mean.
 func ParseRequest(payload []byte, env *Request) error {
 	r := &jsonReader{data: payload}
-	if err := r.expect('{'); err != nil {
-		return err
-	}
-	it := objectIter{r: r}
-	for {
-		key, ok, err := it.next()
-		if err != nil {
+	it, err := r.topLevel()
+	for err == nil {
+		var key []byte
+		var ok bool
+		if key, ok, err = it.field(); !ok {
 			return err
-		}
-		if !ok {
-			return r.end()
-		}
-		if r.null() {
-			continue // null is the same as an absent field
 		}
 		switch string(key) {
 		case "v":
@@ -169,10 +161,8 @@ func ParseRequest(payload []byte, env *Request) error {
 		default:
 			_, err = r.skip()
 		}
-		if err != nil {
-			return err
-		}
 	}
+	return err
 }
 
 // readTimeout reads "timeout_ms": a non-negative number of milliseconds,
@@ -253,20 +243,12 @@ func ParseResponse(payload []byte) (*Response, error) {
 
 func readResponse(payload []byte, env *Response, fnErr *FunctionError, isFnErr *bool) error {
 	r := &jsonReader{data: payload}
-	if err := r.expect('{'); err != nil {
-		return err
-	}
-	it := objectIter{r: r}
-	for {
-		key, ok, err := it.next()
-		if err != nil {
+	it, err := r.topLevel()
+	for err == nil {
+		var key []byte
+		var ok bool
+		if key, ok, err = it.field(); !ok {
 			return err
-		}
-		if !ok {
-			return r.end()
-		}
-		if r.null() {
-			continue // null is the same as an absent field
 		}
 		switch string(key) {
 		case "v":
@@ -299,8 +281,6 @@ func readResponse(payload []byte, env *Response, fnErr *FunctionError, isFnErr *
 		default:
 			_, err = r.skip()
 		}
-		if err != nil {
-			return err
-		}
 	}
+	return err
 }

@@ -117,6 +117,28 @@ func (it *objectIter) next() (key []byte, ok bool, err error) {
 	return key, true, nil
 }
 
+// topLevel starts reading the document's top-level object.
+func (r *jsonReader) topLevel() (objectIter, error) {
+	return objectIter{r: r}, r.expect('{')
+}
+
+// field returns the next member whose value is not null (null is the same
+// as an absent field), with the reader at its value; after the closing
+// brace ok is false, and err reports anything but white space after it.
+func (it *objectIter) field() (key []byte, ok bool, err error) {
+	for {
+		if key, ok, err = it.next(); err != nil {
+			return nil, false, err
+		}
+		if !ok {
+			return nil, false, it.r.end()
+		}
+		if !it.r.null() {
+			return key, true, nil
+		}
+	}
+}
+
 // array calls elem for each element of an array; elem must consume it.
 func (r *jsonReader) array(elem func() error) error {
 	if err := r.expect('['); err != nil {
