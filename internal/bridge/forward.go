@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,8 +52,11 @@ func (b *Bridge) forward(_ any, stream grpc.ServerStream) (err error) {
 	// The caller's own client enforces its receive limit on the response;
 	// the bridge passes on whatever the function sent.
 	err = t.cc.Invoke(ctx, method, in, out, grpc.Header(&header), grpc.Trailer(&trailer), grpc.MaxCallRecvMsgSize(math.MaxInt))
+	// grpc.SetHeader and grpc.SetTrailer, as a handler sets them: the
+	// function checked the metadata as grpc-go's server checks a handler's,
+	// and the ServerStream's own methods would refuse more.
 	if len(header) > 0 {
-		if herr := stream.SetHeader(header); herr != nil {
+		if herr := grpc.SetHeader(ctx, header); herr != nil {
 			return herr
 		}
 	}
@@ -60,10 +64,16 @@ func (b *Bridge) forward(_ any, stream grpc.ServerStream) (err error) {
 		// A grpc-status-details-bin trailer that invoke rebuilt from the
 		// status's details is replaced by grpc-go's own for the same status,
 		// as the function's grpc-go server would do.
-		stream.SetTrailer(trailer)
+		_ = grpc.SetTrailer(ctx, trailer)
 	}
 	if err != nil {
-		return err
+		st, ok := sentStatus(err, trailer)
+		if !ok {
+			return err
+		}
+		if st.Code() != codes.OK {
+			return st.Err()
+		}
 	}
 	return stream.SendMsg(out)
 }
@@ -120,6 +130,46 @@ func outgoingContext(ctx context.Context) context.Context {
 	md, _ := metadata.FromIncomingContext(ctx)
 	return metadata.NewOutgoingContext(ctx, md)
 }
+
+// sentStatus undoes invoke's reading of a grpc-status-details-bin trailer
+// whose status disagrees with the call's (grpc-go's client rule): the
+// status the function sent is passed on with the trailer, so that the
+// caller's own client applies the rule, as it would to a grpc-go server's
+// answer. ok is false for any other error.
+func sentStatus(err error, trailer metadata.MD) (st *status.Status, ok bool) {
+	const prefix = "grpc-status-details-bin mismatch: grpc-status="
+	s := status.Convert(err)
+	rest, found := strings.CutPrefix(s.Message(), prefix)
+	if s.Code() != codes.Internal || !found || len(trailer[detailsKey]) != 1 {
+		return nil, false
+	}
+	name, rest, found := strings.Cut(rest, ", grpc-message=")
+	if !found {
+		return nil, false
+	}
+	code, known := codeByName[name]
+	msg, perr := strconv.QuotedPrefix(rest)
+	if !known || perr != nil {
+		return nil, false
+	}
+	msg, perr = strconv.Unquote(msg)
+	if perr != nil {
+		return nil, false
+	}
+	return status.New(code, msg), true
+}
+
+// detailsKey is the trailer that carries a status's details.
+const detailsKey = "grpc-status-details-bin"
+
+// codeByName maps codes.Code's String forms back to the codes.
+var codeByName = func() map[string]codes.Code {
+	m := map[string]codes.Code{}
+	for c := codes.OK; c <= codes.Unauthenticated; c++ {
+		m[c.String()] = c
+	}
+	return m
+}()
 
 // splitMethod splits "/pkg.Service/Method".
 func splitMethod(method string) (service, name string) {
