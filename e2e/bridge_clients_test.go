@@ -65,7 +65,8 @@ func runClientTests(t *testing.T, dir string, name string, args ...string) strin
 	b := startBridgeProcess(t, em, bridgeEnv(true), "--function", functionName)
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "BRIDGE_ADDR="+b.Addr, "DESCRIPTORS="+clientDescriptors(t))
+	// PYTHONDONTWRITEBYTECODE: no __pycache__ in the source tree.
+	cmd.Env = append(os.Environ(), "BRIDGE_ADDR="+b.Addr, "DESCRIPTORS="+clientDescriptors(t), "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s in %s: %v\n%s", name, strings.Join(args, " "), dir, err, out)
