@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"debug/elf"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -503,5 +504,102 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string) {
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBridgeDockerfile: the container recipe (cmd/lambda-grpc-bridge/
+// Dockerfile) copies every package of this module that the command
+// imports, builds it with its own command into a static executable (no
+// interpreter, no shared libraries) that runs, and runs it as a non-root
+// user. The image itself is not built here: its base images come from
+// registries the tests do not reach.
+func TestBridgeDockerfile(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	text, err := os.ReadFile(filepath.Join(root, "cmd", "lambda-grpc-bridge", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copied []string
+	var build string
+	var env []string
+	stages := 0
+	var lastFrom, user string
+	for _, line := range strings.Split(string(text), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		switch f[0] {
+		case "FROM":
+			stages++
+			lastFrom, user = f[1], ""
+		case "COPY":
+			if stages == 1 && len(f) == 3 {
+				copied = append(copied, strings.TrimSuffix(f[1], "/"))
+			}
+		case "ENV":
+			env = append(env, f[1:]...)
+		case "RUN":
+			if len(f) > 2 && f[1] == "go" && f[2] == "build" {
+				build = strings.Join(f[1:], " ")
+			}
+		case "USER":
+			user = f[1]
+		}
+	}
+	if !strings.HasPrefix(lastFrom, "gcr.io/distroless/static") || !strings.HasPrefix(user, "nonroot") {
+		t.Errorf("final stage FROM %s USER %q; want distroless static, as nonroot", lastFrom, user)
+	}
+
+	list := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", "./cmd/lambda-grpc-bridge")
+	list.Dir = root
+	out, err := list.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		covered := false
+		for _, c := range copied {
+			covered = covered || rel == c || strings.HasPrefix(rel, c+string(filepath.Separator))
+		}
+		if !covered {
+			t.Errorf("the Dockerfile does not copy %s, which the command imports (it copies %q)", rel, copied)
+		}
+	}
+
+	// The build command as the Dockerfile runs it (a shell command line),
+	// writing to a temporary file instead of /out.
+	const out0 = "/out/lambda-grpc-bridge"
+	if !strings.Contains(build, out0) {
+		t.Fatalf("the Dockerfile's go build does not write %s: %q", out0, build)
+	}
+	bin := filepath.Join(t.TempDir(), "lambda-grpc-bridge")
+	cmd := exec.Command("sh", "-c", strings.Replace(build, out0, bin, 1))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", build, err, msg)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	libs, _ := f.ImportedLibraries()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("the binary asks for an interpreter: it is not static")
+		}
+	}
+	if len(libs) > 0 {
+		t.Errorf("the binary needs %q: it is not static", libs)
+	}
+	if msg, err := exec.Command(bin, "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(msg), "lambda-grpc-bridge ") {
+		t.Errorf("--version: %v %s", err, msg)
 	}
 }
