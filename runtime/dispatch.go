@@ -46,6 +46,8 @@ type call struct {
 	// under mu, ends the payload's life for decode.
 	mu        sync.Mutex
 	abandoned error // set once the call is answered without the handler
+
+	stats *callStats // nil without stats handlers (stats.go)
 }
 
 // outcome is the dispatch core's answer, for a front end to encode.
@@ -65,11 +67,22 @@ type result struct {
 
 // dispatch serves the call.
 func (c *call) dispatch(ctx context.Context) outcome {
+	if s := c.srv.opts.stats; s != nil {
+		return c.dispatchStats(ctx, s)
+	}
+	return c.serve(ctx)
+}
+
+// serve serves the call, reporting to c.stats when it is set.
+func (c *call) serve(ctx context.Context) outcome {
 	if st := checkIncomingMetadata(c.md); st != nil {
 		return failure(st, nil, nil)
 	}
 	r, st := c.srv.lookup(c.method)
 	if st != nil {
+		if c.stats != nil {
+			c.stats.unknownMethod(ctx, c)
+		}
 		return failure(st, nil, nil)
 	}
 	ctx, cancel := c.handlerContext(ctx)
@@ -82,6 +95,9 @@ func (c *call) dispatch(ctx context.Context) outcome {
 		md = metadata.MD{}
 	}
 	ctx = metadata.NewIncomingContext(ctx, md)
+	if c.stats != nil {
+		ctx = c.stats.beginCall(ctx, c, md)
+	}
 
 	var res result
 	handlerDone := true
@@ -120,6 +136,9 @@ func (c *call) dispatch(ctx context.Context) outcome {
 	buf, st := c.srv.marshal(res.resp, c.jsonMode)
 	if st != nil {
 		return failure(st, header, trailer)
+	}
+	if c.stats != nil {
+		c.stats.sendResponse(c, header, res.resp, buf.B)
 	}
 	return outcome{header: header, trailer: trailer, body: buf}
 }
@@ -167,7 +186,11 @@ func (c *call) decode(m any) error {
 		// The payload may hold another invocation's bytes by now.
 		return c.abandoned
 	}
-	return c.body.Unmarshal(m, c.srv.opts.maxRecvMsgSize)
+	err := c.body.Unmarshal(m, c.srv.opts.maxRecvMsgSize)
+	if err == nil && c.stats != nil {
+		c.stats.received(c, m)
+	}
+	return err
 }
 
 // abandon makes every later decode fail with err instead of reading the

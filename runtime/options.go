@@ -5,6 +5,7 @@ import (
 
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
 )
 
 // DefaultDeadlineMargin is how long before the Lambda deadline a handler's
@@ -29,6 +30,7 @@ type serverOptions struct {
 	maxSendMsgSize int
 	deadlineMargin time.Duration
 	cors           *corsPolicy
+	stats          *serverStats // nil without StatsHandler
 }
 
 func newServerOptions(opts []ServerOption) serverOptions {
@@ -99,4 +101,29 @@ func DeadlineMargin(d time.Duration) ServerOption {
 // replaces the function's CORS headers; configure one or the other.
 func CORS(allowedOrigins ...string) ServerOption {
 	return func(o *serverOptions) { o.cors = newCORSPolicy(allowedOrigins) }
+}
+
+// StatsHandler adds a stats handler that sees every call, as
+// grpc.StatsHandler does for a grpc.Server, whatever front end the call
+// came through: TagRPC, then InHeader, Begin, InPayload, OutHeader,
+// OutPayload, OutTrailer and End, in grpc-go's order and with its fields
+// where a Lambda invocation has them (stats.go says which it has not). So
+// OpenTelemetry's otelgrpc.NewServerHandler() works unchanged: its span is
+// the parent of the handler's context, and a W3C traceparent in the call's
+// metadata (sent by otelgrpc.NewClientHandler() on the client, or as a
+// request header on the HTTP front end) makes it the caller's span's child
+// (docs/observability.md). Several handlers are called in the order given.
+// The connection a handler sees is synthetic: one per Server, begun by its
+// first call and never ended. A nil handler is ignored, as grpc-go ignores
+// one.
+func StatsHandler(h stats.Handler) ServerOption {
+	return func(o *serverOptions) {
+		if h == nil {
+			return
+		}
+		if o.stats == nil {
+			o.stats = &serverStats{}
+		}
+		o.stats.add(h)
+	}
 }

@@ -56,6 +56,9 @@ func NewClientConn(invoker Invoker, functionName string, opts ...Option) *Client
 	cc.interceptor = chainUnaryClientInterceptors(cc.opts.interceptors)
 	cc.retry = newRetryers(cc.opts.retry)
 	cc.auth = transportAuthInfo(invoker, cc.opts.insecure)
+	if cc.opts.stats != nil {
+		cc.opts.stats.beginConn(functionName, cc.opts.qualifier)
+	}
 	cc.unary = func(ctx context.Context, method string, req, reply any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
 		return cc.invoke(ctx, method, req, reply, opts...)
 	}
@@ -92,10 +95,11 @@ type callInfo struct {
 	trailers []*metadata.MD
 	onFinish []func(error)
 	creds    credentials.PerRPCCredentials // the last grpc.PerRPCCredentials, as on grpc-go
+	failFast bool                          // false with grpc.WaitForReady(true); only stats handlers see it
 }
 
 func newCallInfo(opts []grpc.CallOption) callInfo {
-	ci := callInfo{maxRecv: wire.DefaultMaxRecvMsgSize, maxSend: wire.DefaultMaxSendMsgSize}
+	ci := callInfo{maxRecv: wire.DefaultMaxRecvMsgSize, maxSend: wire.DefaultMaxSendMsgSize, failFast: true}
 	for _, o := range opts {
 		switch o := o.(type) {
 		case grpc.HeaderCallOption:
@@ -110,6 +114,8 @@ func newCallInfo(opts []grpc.CallOption) callInfo {
 			ci.onFinish = append(ci.onFinish, o.OnFinish)
 		case grpc.PerRPCCredsCallOption:
 			ci.creds = o.Creds
+		case grpc.FailFastCallOption:
+			ci.failFast = o.FailFast
 		}
 	}
 	return ci
@@ -137,9 +143,17 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 	if err := ctx.Err(); err != nil {
 		return status.FromContextError(err).Err()
 	}
+	var cs *callStats // stats.go
+	if cc.opts.stats != nil {
+		ctx, cs = cc.opts.stats.beginCall(ctx, method, ci.failFast)
+		defer func() { cs.finish(err, trailer) }()
+	}
 	md, err := cc.outgoingMetadata(ctx, method, ci.creds)
 	if err != nil {
 		return err
+	}
+	if cs != nil {
+		cs.sendHeader(method, md, ci.creds != nil)
 	}
 	buf, err := wire.MarshalMessage(args, cc.opts.jsonMode)
 	if err != nil {
@@ -164,6 +178,9 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 	payload := wire.AppendRequest(make([]byte, 0, wire.RequestSize(method, md, len(body), cc.opts.jsonMode)), method, timeout, md, body, cc.opts.jsonMode)
 	if len(payload) > wire.MaxPayloadSize {
 		return status.Errorf(codes.ResourceExhausted, "lambda: request payload of %d bytes exceeds the Lambda limit of %d bytes for a synchronous invocation", len(payload), wire.MaxPayloadSize)
+	}
+	if cs != nil {
+		cs.sendPayload(args, body, cc.opts.jsonMode)
 	}
 
 	in := &lambda.InvokeInput{
@@ -196,14 +213,26 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 		return st.Err()
 	}
 	header = env.Header
+	if cs != nil {
+		cs.receiveHeader(env)
+	}
 	if env.Code != 0 {
 		var st *status.Status
 		st, trailer = responseStatus(env)
+		if cs != nil {
+			cs.receiveTrailer(trailer)
+		}
 		return st.Err()
 	}
 	trailer = env.Trailer
+	if cs != nil {
+		cs.receiveTrailer(trailer)
+	}
 	if err := env.Unmarshal(reply, ci.maxRecv); err != nil {
 		return err
+	}
+	if cs != nil {
+		cs.receivePayload(reply, env)
 	}
 	if v, ok := trailer[wire.StatusDetailsKey]; ok {
 		// A handler set grpc-status-details-bin itself: grpc-go's client reads

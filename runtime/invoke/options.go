@@ -2,6 +2,7 @@ package invoke
 
 import (
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
 )
 
 // An Option configures a ClientConn.
@@ -14,6 +15,7 @@ type clientOptions struct {
 	callOptions  []grpc.CallOption
 	retry        RetryPolicy
 	insecure     bool
+	stats        *clientStats // nil without WithStatsHandler
 }
 
 func newOptions(opts []Option) clientOptions {
@@ -74,4 +76,28 @@ func WithRetryPolicy(p RetryPolicy) Option {
 // request URL is checked) should be given this option.
 func WithInsecure() Option {
 	return func(o *clientOptions) { o.insecure = true }
+}
+
+// WithStatsHandler adds a stats handler that sees every call, as
+// grpc.WithStatsHandler does for a grpc.ClientConn: TagRPC, then Begin,
+// OutHeader, OutPayload, InHeader, InPayload, InTrailer and End, in
+// grpc-go's order and with its fields where a Lambda invocation has them
+// (stats.go says which it has not), inside the interceptors. So
+// OpenTelemetry's otelgrpc.NewClientHandler() works unchanged: it starts
+// the client span and puts its W3C traceparent in the outgoing metadata,
+// where a function's otelgrpc.NewServerHandler() finds it
+// (docs/observability.md). Several handlers are called in the order given.
+// The connection a handler sees is synthetic: one per ClientConn, begun by
+// NewClientConn and never ended; its RemoteAddr names the function. A nil
+// handler is ignored, as grpc-go ignores one.
+func WithStatsHandler(h stats.Handler) Option {
+	return func(o *clientOptions) {
+		if h == nil {
+			return
+		}
+		if o.stats == nil {
+			o.stats = &clientStats{}
+		}
+		o.stats.add(h)
+	}
 }
