@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/bridge"
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testpb"
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
@@ -989,4 +990,107 @@ func attrString(kvs []attribute.KeyValue) string {
 	}
 	sort.Strings(parts)
 	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// TestOpenTelemetryThroughBridge: a grpc-go client with otelgrpc's client
+// handler calls a function through the gRPC bridge (internal/bridge), whose
+// otelgrpc server handler makes the function's span. The bridge passes the
+// caller's metadata on, traceparent included: without handlers of its own
+// the function's span is the caller's span's child; with otelgrpc on the
+// bridge's server (grpc.StatsHandler) and its Invoke client
+// (invoke.WithStatsHandler), the trace runs caller → bridge (server span,
+// then client span) → function.
+func TestOpenTelemetryThroughBridge(t *testing.T) {
+	for _, instrumented := range []bool{false, true} {
+		t.Run(fmt.Sprintf("bridge instrumented=%v", instrumented), func(t *testing.T) {
+			spans := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+			prop := propagation.TraceContext{}
+			opts := []otelgrpc.Option{otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop)}
+
+			srv := runtime.NewServer(runtime.StatsHandler(otelgrpc.NewServerHandler(opts...)))
+			testpb.RegisterTestServiceLambdaServer(srv, statsService(nil))
+			inv := lambdatest.NewInvoker(srv)
+			defer inv.Close()
+			cfg := bridge.Config{Invoker: inv, Function: functionName, MaxRecvMsgSize: bridge.DefaultMaxRecvMsgSize}
+			if instrumented {
+				cfg.ServerOptions = []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(opts...))}
+				cfg.InvokeOptions = []invoke.Option{invoke.WithStatsHandler(otelgrpc.NewClientHandler(opts...))}
+			}
+			b, err := bridge.New(cfg)
+			if err != nil {
+				t.Fatalf("bridge.New: %v", err)
+			}
+			lis := bufconn.Listen(1 << 20)
+			served := make(chan struct{})
+			go func() {
+				defer close(served)
+				_ = b.Serve(lis)
+			}()
+			defer func() {
+				b.Shutdown(context.Background())
+				<-served
+			}()
+			conn, err := grpc.NewClient("passthrough:///"+functionName,
+				grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+				grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithStatsHandler(otelgrpc.NewClientHandler(opts...)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := testpb.NewTestServiceClient(conn).Echo(context.Background(), &testpb.EchoRequest{Message: "bridged"}); err != nil {
+				t.Fatal(err)
+			}
+			want := 2 // the caller's client span, the function's server span
+			if instrumented {
+				want = 4
+			}
+			// The caller's client span ends last, when its answer is in;
+			// the others end before the answer leaves.
+			var ended []sdktrace.ReadOnlySpan
+			for deadline := time.Now().Add(hangLimit); ; time.Sleep(time.Millisecond) {
+				if ended = spans.Ended(); len(ended) >= want || time.Now().After(deadline) {
+					break
+				}
+			}
+			if len(ended) != want {
+				t.Fatalf("%d spans ended, want %d", len(ended), want)
+			}
+			// From the caller's span (the root) down, each span has one child,
+			// client and server spans alternating, in one trace: the caller's
+			// client span, [the bridge's server span, its client span,] the
+			// function's server span.
+			var chain []sdktrace.ReadOnlySpan
+			for _, sp := range ended {
+				if !sp.Parent().IsValid() {
+					chain = append(chain, sp)
+				}
+			}
+			for len(chain) > 0 && len(chain) < len(ended) {
+				last := chain[len(chain)-1]
+				var children []sdktrace.ReadOnlySpan
+				for _, sp := range ended {
+					if sp.Parent().SpanID() == last.SpanContext().SpanID() && sp.SpanContext().TraceID() == last.SpanContext().TraceID() {
+						children = append(children, sp)
+					}
+				}
+				if len(children) != 1 {
+					break
+				}
+				chain = append(chain, children[0])
+			}
+			var kinds []string
+			for _, sp := range chain {
+				kinds = append(kinds, sp.SpanKind().String())
+			}
+			wantKinds := []string{"client", "server"}
+			if instrumented {
+				wantKinds = []string{"client", "server", "client", "server"}
+			}
+			if !slices.Equal(kinds, wantKinds) {
+				t.Errorf("the spans' parent chain from the root is %v, want %v", kinds, wantKinds)
+			}
+		})
+	}
 }
