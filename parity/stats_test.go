@@ -1,10 +1,12 @@
 package parity
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -56,7 +58,7 @@ import (
 var statsExceptions = []struct{ Field, GRPC, Lambda, Reason string }{
 	{"InHeader.WireLength (both sides), InTrailer.WireLength (client)", "the HPACK-compressed HTTP/2 header frame's length, > 0", "0",
 		"there are no HTTP/2 headers: metadata travels inside the invocation's JSON payload"},
-	{"InPayload.WireLength, OutPayload.WireLength", "the message plus gRPC's 5-byte frame prefix", "the message's length in the invocation payload: its base64 text in an Invoke envelope",
+	{"InPayload.WireLength, OutPayload.WireLength", "the message plus gRPC's 5-byte frame prefix", "the message's length in the invocation payload: its base64 text in an Invoke envelope (its protojson in JSON mode); the message itself, unframed, on the HTTP front end",
 		"the message travels base64-encoded inside a JSON envelope, not in a gRPC frame"},
 	{"InHeader.RemoteAddr, InHeader.LocalAddr (server)", "the connection's addresses (bufconn here)", "nil (LocalAddr is the function's name when AWS_LAMBDA_FUNCTION_NAME is set, as in Lambda)",
 		"a function has no connection: the caller's address does not reach it"},
@@ -70,6 +72,43 @@ var statsExceptions = []struct{ Field, GRPC, Lambda, Reason string }{
 		"a call does not wait for a connection: there is none to pick"},
 	{"ConnEnd", "reported when the connection closes", "never reported",
 		"the connection is synthetic: a ClientConn holds nothing to close and a function instance is discarded without notice"},
+}
+
+const (
+	statsDocPath  = "../docs/observability.md"
+	statsDocBegin = "<!-- BEGIN GENERATED STATS EXCEPTIONS (go test ./parity -run TestStatsExceptionsDocumented -update) -->\n"
+	statsDocEnd   = "<!-- END GENERATED STATS EXCEPTIONS -->\n"
+)
+
+// TestStatsExceptionsDocumented checks (or with -update rewrites) the table
+// of docs/observability.md that lists statsExceptions and otelExceptions.
+func TestStatsExceptionsDocumented(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("\n| What | grpc-go | Lambda path | Why |\n|---|---|---|---|\n")
+	for _, e := range statsExceptions {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", cell(e.Field), cell(e.GRPC), cell(e.Lambda), cell(e.Reason))
+	}
+	for _, e := range otelExceptions {
+		fmt.Fprintf(&b, "| otelgrpc, %s | %s | %s | %s |\n", cell(e.Where), cell(e.GRPC), cell(e.Lambda), cell(e.Reason))
+	}
+	b.WriteString("\n")
+	doc, err := os.ReadFile(statsDocPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := replaceBetween(doc, statsDocBegin, statsDocEnd, b.String())
+	if err != nil {
+		t.Fatalf("%s: %v", statsDocPath, err)
+	}
+	switch {
+	case bytes.Equal(got, doc):
+	case *update:
+		if err := os.WriteFile(statsDocPath, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Errorf("%s's table of exceptions is out of date; run go test ./parity -run TestStatsExceptionsDocumented -update", statsDocPath)
+	}
 }
 
 // statsTransportKeys are the metadata keys grpc-go's transport adds to the
@@ -785,7 +824,7 @@ func compareStatsEvents(t *testing.T, side string, g, l []statsEvent) {
 // otelExceptions are the span and metric attributes that name the peer,
 // which otelgrpc takes from the stats events' addresses (statsExceptions).
 var otelExceptions = []struct{ Where, GRPC, Lambda, Reason string }{
-	{"client span and client metrics: server.address", "bufconn (the connection's remote address)", "the function's name (and qualifier): " + functionName,
+	{"client span and client metrics: server.address", "bufconn (the connection's remote address)", "the function's name (and qualifier), here " + functionName,
 		"otelgrpc reads OutHeader.RemoteAddr; an invocation's peer is a function, not an address"},
 	{"server span: server.address", "bufconn (the connection's local address)", "absent outside Lambda; the function's name in Lambda",
 		"otelgrpc reads InHeader.LocalAddr, which names the function only where AWS_LAMBDA_FUNCTION_NAME is set"},
