@@ -26,11 +26,19 @@ import (
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/lambdatest"
 )
 
-// httpFrontEnds are the front ends each case runs behind, in the order of
-// the table.
-var httpFrontEnds = []lambdatest.FrontEnd{
+// allFrontEnds are the front ends, in the order of the table.
+var allFrontEnds = []lambdatest.FrontEnd{
 	lambdatest.FunctionURL, lambdatest.HTTPAPI, lambdatest.RESTAPI, lambdatest.ALB, lambdatest.ALBMultiValue,
 }
+
+// httpFrontEnds are the front ends each case runs behind: all of them, or
+// the race detector's three (http_race_test.go).
+var httpFrontEnds = func() []lambdatest.FrontEnd {
+	if raceFrontEnds != nil {
+		return raceFrontEnds
+	}
+	return allFrontEnds
+}()
 
 // combo is one way the function is called over HTTP.
 type combo struct {
@@ -375,6 +383,10 @@ func TestHTTPParity(t *testing.T) {
 	}
 	if ran != total || t.Failed() {
 		t.Logf("%d of %d cases ran; %s not checked", ran, total, docPath)
+		return
+	}
+	if len(httpFrontEnds) != len(allFrontEnds) {
+		t.Logf("the race detector's run has %d of the %d front ends; %s not checked", len(httpFrontEnds), len(allFrontEnds), docPath)
 		return
 	}
 	checkHTTPDoc(t, gs, rows)
