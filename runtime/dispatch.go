@@ -3,9 +3,7 @@ package runtime
 import (
 	"context"
 	"log"
-	"math"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"time"
 
@@ -223,21 +221,11 @@ func (s *Server) marshal(resp any, jsonMode bool) (*wire.Buffer, *status.Status)
 	return buf, nil
 }
 
-// failure is the outcome of a call that ends with a status, which it turns
-// into what grpc-go's server would send: the status, its details serialized
+// failure is the outcome of a call that ends with a status: what grpc-go's
+// server would send, the status as it is (even OK, or a code beyond int32:
+// the front end decides what its protocol can say), its details serialized
 // (the grpc-status-details-bin trailer), and the metadata.
 func failure(st *status.Status, header, trailer metadata.MD) outcome {
-	switch code := st.Code(); {
-	case code == codes.OK:
-		// A handler error whose status is OK (an error type whose GRPCStatus
-		// says OK): grpc-go's server ends the call OK without a message, and
-		// its client reports this.
-		st = status.New(codes.Internal, "cardinality violation: received no response message from non-server-streaming RPC")
-	case code > math.MaxInt32:
-		// grpc-go writes such a code, and its client cannot parse it back.
-		st = status.Newf(codes.Unknown, "transport: malformed grpc-status: strconv.ParseInt: parsing %q: value out of range", strconv.FormatUint(uint64(code), 10))
-		trailer = nil
-	}
 	if _, ok := trailer[wire.StatusDetailsKey]; ok && len(st.Details()) > 0 {
 		// grpc-go drops a handler's own grpc-status-details-bin trailer when it
 		// writes the status's details there (trailer is the call's own map).

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"math"
 	"runtime/debug"
+	"strconv"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -47,6 +49,7 @@ func (s *Server) serveEnvelope(ctx context.Context, payload []byte) (out []byte)
 	c.timeout, c.hasTimeout = env.Timeout, env.HasTimeout
 	o := c.dispatch(ctx)
 	if o.st != nil {
+		envelopeStatus(&o)
 		return statusEnvelope(o.st, o.details, o.header, o.trailer, jsonMode)
 	}
 	out = wire.AppendResponse(make([]byte, 0, responseSize(len(o.body.B), o.header, o.trailer, jsonMode)), 0, "", nil, o.header, o.trailer, o.body.B, jsonMode)
@@ -55,6 +58,25 @@ func (s *Server) serveEnvelope(ctx context.Context, payload []byte) (out []byte)
 		return statusEnvelope(status.Newf(codes.ResourceExhausted, "lambda: response payload of %d bytes exceeds the Lambda limit of %d bytes", len(out), MaxPayloadSize), nil, o.header, o.trailer, jsonMode)
 	}
 	return out
+}
+
+// errNoResponseMessage is what grpc-go's client reports for a unary call
+// that ends OK without a message.
+var errNoResponseMessage = status.New(codes.Internal, "cardinality violation: received no response message from non-server-streaming RPC")
+
+// envelopeStatus gives the caller what grpc-go's client reports for two
+// statuses grpc-go's server sends but this envelope does not carry: code 0
+// without a message (a handler error whose GRPCStatus says OK; an OK
+// response must have a body here), and a code beyond int32, which grpc-go's
+// client cannot parse.
+func envelopeStatus(o *outcome) {
+	switch code := o.st.Code(); {
+	case code == codes.OK:
+		o.st, o.details = errNoResponseMessage, nil
+	case code > math.MaxInt32:
+		o.st = status.Newf(codes.Unknown, "transport: malformed grpc-status: strconv.ParseInt: parsing %q: value out of range", strconv.FormatUint(uint64(code), 10))
+		o.details, o.trailer = nil, nil
+	}
 }
 
 // checkRequest validates what wire.ParseRequest cannot: the version and the body.

@@ -238,6 +238,13 @@ func connectSuccess(hc *httpCall, o outcome) wire.HTTPResponse {
 // code and Connect's JSON error body, never compressed; metadata as on
 // success.
 func connectError(hc *httpCall, st *status.Status, header, trailer metadata.MD) wire.HTTPResponse {
+	if st.Code() == codes.OK {
+		// A handler error whose GRPCStatus says OK: grpc-go's server ends the
+		// call OK without a message, which a Connect answer cannot say (an
+		// empty body is the empty message); say what grpc-go's client
+		// reports for it instead.
+		st = errNoResponseMessage
+	}
 	h := connectHeaderFields(hc, "application/json", len(header)+len(trailer))
 	h = responseHeaders(h, header, "")
 	h = responseHeaders(h, trailer, "trailer-")
