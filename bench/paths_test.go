@@ -28,6 +28,8 @@ var paths = []path{
 	{name: "lambda", setup: setupLambda},
 	{name: "lambda-json", setup: setupLambdaJSON},
 	{name: "lambda-sdk", setup: setupLambdaSDK},
+	{name: "http-connect", setup: setupHTTPConnect},
+	{name: "http-grpcweb", setup: setupHTTPGRPCWeb},
 	{name: "gateway", setup: setupGateway},
 	{name: "connect", setup: setupConnect},
 	{name: "grpc", setup: setupGRPC},

@@ -1,8 +1,9 @@
 // Command benchtable reads `go test -bench 'BenchmarkUnary' -benchmem`
 // output on stdin and prints a markdown table of BenchmarkUnary results with
-// ratios against the floor and gateway paths of the same size. When a
-// benchmark appears more than once (-count>1) each metric is the median of
-// its runs.
+// ratios against the floor, lambda, gateway and connect paths of the same
+// size, and the allocations over floor's. When a benchmark appears more than
+// once (-count>1) each metric is the median of its runs, and each ratio is
+// the ratio of the medians.
 //
 // The raw protobuf size a wire ratio is taken against is derived from the
 // floor path: its wire-B/op is the base64 text of the request plus that of
@@ -80,13 +81,15 @@ func run(r io.Reader, w io.Writer) error {
 		}
 		return median(vs), true
 	}
-	fmt.Fprintln(w, "| size | path | ns/op | B/op | allocs/op | wire-B/op | CPU ×floor | allocs ×floor | CPU gateway÷path | wire ÷ raw proto |")
-	fmt.Fprintln(w, "| ---- | ---- | ----: | ---: | --------: | --------: | ---------: | ------------: | ---------------: | ---------------: |")
+	fmt.Fprintln(w, "| size | path | ns/op | B/op | allocs/op | wire-B/op | CPU ×floor | CPU ×lambda | allocs ×floor | allocs −floor | CPU gateway÷path | CPU connect÷path | wire ÷ raw proto |")
+	fmt.Fprintln(w, "| ---- | ---- | ----: | ---: | --------: | --------: | ---------: | ----------: | ------------: | ------------: | ---------------: | ---------------: | ---------------: |")
 	for _, s := range sizes {
 		floorNs, okFN := get(key{s, "floor"}, "ns/op")
 		floorAllocs, okFA := get(key{s, "floor"}, "allocs/op")
 		floorWire, okFW := get(key{s, "floor"}, "wire-B/op")
+		lambdaNs, okL := get(key{s, "lambda"}, "ns/op")
 		gwNs, okG := get(key{s, "gateway"}, "ns/op")
+		connNs, okC := get(key{s, "connect"}, "ns/op")
 		for _, p := range paths {
 			k := key{s, p}
 			if samples[k] == nil {
@@ -96,10 +99,12 @@ func run(r io.Reader, w io.Writer) error {
 			bop, okB := get(k, "B/op")
 			allocs, okA := get(k, "allocs/op")
 			wire, okW := get(k, "wire-B/op")
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s, p,
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s, p,
 				num(ns, okN), num(bop, okB), num(allocs, okA), num(wire, okW),
-				ratio(ns, floorNs, okN && okFN), ratio(allocs, floorAllocs, okA && okFA),
-				ratio(gwNs, ns, okN && okG), ratio(wire, floorWire*3/4, okW && okFW))
+				ratio(ns, floorNs, okN && okFN), ratio(ns, lambdaNs, okN && okL),
+				ratio(allocs, floorAllocs, okA && okFA), diff(allocs, floorAllocs, okA && okFA),
+				ratio(gwNs, ns, okN && okG), ratio(connNs, ns, okN && okC),
+				ratio(wire, floorWire*3/4, okW && okFW))
 		}
 	}
 	return nil
@@ -123,6 +128,18 @@ func num(v float64, ok bool) string {
 		return strconv.FormatInt(int64(v), 10)
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// diff formats a-b with its sign.
+func diff(a, b float64, ok bool) string {
+	if !ok {
+		return "–"
+	}
+	d := a - b
+	if d >= 0 {
+		return "+" + num(d, true)
+	}
+	return "−" + num(-d, true)
 }
 
 func ratio(a, b float64, ok bool) string {
