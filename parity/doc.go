@@ -10,6 +10,13 @@
 // transportKeys; a case that cannot be equal by design carries its reason and
 // a check of the exact difference, and docs/compatibility.md lists them all.
 //
+// The same table also runs over HTTP (http_test.go: connect-go's Connect and
+// gRPC-Web clients through lambdatest's stand-ins for every front end,
+// against connect-go speaking gRPC to grpc-go), through the gRPC bridge
+// (bridge_test.go), and with stats handlers and OpenTelemetry on both sides
+// (stats_test.go); docs/compatibility.md, docs/bridge.md and
+// docs/observability.md hold their generated tables.
+//
 // The package's non-test code is what the suite needs and other tests may
 // reuse: Service, a TestService implementation whose methods are replaceable
 // per case.
