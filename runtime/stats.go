@@ -65,7 +65,7 @@ func (s *serverStats) add(h stats.Handler) {
 	if len(s.handlers) == 1 {
 		s.h = h
 	} else {
-		s.h = combinedHandler(s.handlers)
+		s.h = wire.StatsHandlers(s.handlers)
 	}
 }
 
@@ -206,7 +206,7 @@ func messageSize(body messageSource, m any) (n, wireLen int) {
 		if b.HasJSON {
 			return len(b.JSON), len(b.JSON)
 		}
-		return decodedLen(b.Body), len(b.Body)
+		return wire.Base64DecodedLen(b.Body), len(b.Body)
 	case *httpMessage:
 		return len(b.data), len(b.data)
 	}
@@ -214,16 +214,6 @@ func messageSize(body messageSource, m any) (n, wireLen int) {
 		n = proto.Size(pm)
 	}
 	return n, n
-}
-
-// decodedLen is the length of well-formed base64 text once decoded, padded
-// or not.
-func decodedLen(b []byte) int {
-	n := len(b)
-	for i := 0; i < 2 && n > 0 && b[n-1] == '='; i++ {
-		n--
-	}
-	return base64.RawStdEncoding.DecodedLen(n)
 }
 
 // sendResponse reports the header and the response message, when the call
@@ -269,35 +259,4 @@ func (cs *callStats) finish(c *call, o outcome) {
 		cs.end.Error = o.st.Err()
 	}
 	cs.h.HandleRPC(cs.ctx, &cs.end)
-}
-
-// combinedHandler calls several handlers in order, as grpc-go combines the
-// handlers of several StatsHandler options: each TagRPC and TagConn gets
-// the context the previous one returned.
-type combinedHandler []stats.Handler
-
-func (hs combinedHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	for _, h := range hs {
-		ctx = h.TagRPC(ctx, info)
-	}
-	return ctx
-}
-
-func (hs combinedHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	for _, h := range hs {
-		h.HandleRPC(ctx, s)
-	}
-}
-
-func (hs combinedHandler) TagConn(ctx context.Context, info *stats.ConnTagInfo) context.Context {
-	for _, h := range hs {
-		ctx = h.TagConn(ctx, info)
-	}
-	return ctx
-}
-
-func (hs combinedHandler) HandleConn(ctx context.Context, s stats.ConnStats) {
-	for _, h := range hs {
-		h.HandleConn(ctx, s)
-	}
 }

@@ -62,7 +62,7 @@ func (s *clientStats) add(h stats.Handler) {
 	if len(s.handlers) == 1 {
 		s.h = h
 	} else {
-		s.h = combinedHandler(s.handlers)
+		s.h = wire.StatsHandlers(s.handlers)
 	}
 }
 
@@ -150,7 +150,7 @@ func (cs *callStats) receiveHeader(env *wire.Response) {
 func (cs *callStats) receivePayload(reply any, env *wire.Response) {
 	n, wireLen := len(env.JSON), len(env.JSON)
 	if !env.HasJSON {
-		n, wireLen = decodedLen(env.Body), len(env.Body)
+		n, wireLen = wire.Base64DecodedLen(env.Body), len(env.Body)
 	}
 	cs.inPayload = stats.InPayload{Client: true, Payload: reply, Length: n, CompressedLength: n, WireLength: wireLen, RecvTime: time.Now()}
 	cs.s.h.HandleRPC(cs.ctx, &cs.inPayload)
@@ -166,45 +166,4 @@ func (cs *callStats) receiveTrailer(trailer metadata.MD) {
 func (cs *callStats) finish(err error, trailer metadata.MD) {
 	cs.end = stats.End{Client: true, BeginTime: cs.begin.BeginTime, EndTime: time.Now(), Trailer: trailer, Error: err}
 	cs.s.h.HandleRPC(cs.ctx, &cs.end)
-}
-
-// decodedLen is the length of well-formed base64 text once decoded, padded
-// or not.
-func decodedLen(b []byte) int {
-	n := len(b)
-	for i := 0; i < 2 && n > 0 && b[n-1] == '='; i++ {
-		n--
-	}
-	return base64.RawStdEncoding.DecodedLen(n)
-}
-
-// combinedHandler calls several handlers in order, as grpc-go combines the
-// handlers of several WithStatsHandler options: each TagRPC and TagConn
-// gets the context the previous one returned.
-type combinedHandler []stats.Handler
-
-func (hs combinedHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	for _, h := range hs {
-		ctx = h.TagRPC(ctx, info)
-	}
-	return ctx
-}
-
-func (hs combinedHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	for _, h := range hs {
-		h.HandleRPC(ctx, s)
-	}
-}
-
-func (hs combinedHandler) TagConn(ctx context.Context, info *stats.ConnTagInfo) context.Context {
-	for _, h := range hs {
-		ctx = h.TagConn(ctx, info)
-	}
-	return ctx
-}
-
-func (hs combinedHandler) HandleConn(ctx context.Context, s stats.ConnStats) {
-	for _, h := range hs {
-		h.HandleConn(ctx, s)
-	}
 }

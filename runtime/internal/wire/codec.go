@@ -81,9 +81,9 @@ func MarshalMessage(v any, jsonMode bool) (*Buffer, error) {
 	return buf, nil
 }
 
-// base64DecodedLen is the exact decoded length of well-formed base64 text,
+// Base64DecodedLen is the exact decoded length of well-formed base64 text,
 // padded or not; it lets the size limit be checked before decoding.
-func base64DecodedLen(b []byte) int {
+func Base64DecodedLen(b []byte) int {
 	n := len(b)
 	for i := 0; i < 2 && n > 0 && b[n-1] == '='; i++ {
 		n--
@@ -107,7 +107,7 @@ func unmarshalBody(b64, jsonText []byte, jsonMode bool, v any, maxSize int) erro
 		}
 		return nil
 	}
-	if n := base64DecodedLen(b64); n > maxSize {
+	if n := Base64DecodedLen(b64); n > maxSize {
 		return status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, maxSize)
 	}
 	buf := getBuffer()
