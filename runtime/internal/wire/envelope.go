@@ -190,6 +190,22 @@ func readTimeout(r *jsonReader) (time.Duration, error) {
 // google.rpc.Status, or nil when the status has no details. body is written
 // only for code 0.
 func AppendResponse(dst []byte, code uint32, message string, details []byte, header, trailer metadata.MD, body []byte, jsonMode bool) []byte {
+	dst = appendStatus(dst, code, message, details, header, trailer)
+	if code == 0 {
+		if jsonMode {
+			dst = append(dst, `,"json":`...)
+			dst = append(dst, body...)
+		} else {
+			dst = append(dst, `,"body":`...)
+			dst = appendBase64String(dst, body)
+		}
+	}
+	return append(dst, '}')
+}
+
+// appendStatus writes a response envelope's opening and its fields other
+// than the message; the caller closes the object.
+func appendStatus(dst []byte, code uint32, message string, details []byte, header, trailer metadata.MD) []byte {
 	dst = append(dst, `{"v":1,"code":`...)
 	dst = strconv.AppendUint(dst, uint64(code), 10)
 	if message != "" {
@@ -208,16 +224,7 @@ func AppendResponse(dst []byte, code uint32, message string, details []byte, hea
 		dst = append(dst, `,"trailer":`...)
 		dst = appendMetadata(dst, trailer)
 	}
-	if code == 0 {
-		if jsonMode {
-			dst = append(dst, `,"json":`...)
-			dst = append(dst, body...)
-		} else {
-			dst = append(dst, `,"body":`...)
-			dst = appendBase64String(dst, body)
-		}
-	}
-	return append(dst, '}')
+	return dst
 }
 
 var errNotEnvelope = errors.New("not an envelope")
