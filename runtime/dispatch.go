@@ -97,6 +97,12 @@ func (c *call) serve(ctx context.Context) outcome {
 		ctx = c.stats.beginCall(ctx, c, md)
 	}
 
+	if r.stream != nil {
+		if c.stream.sink == nil {
+			return failure(status.Newf(codes.Unimplemented, "lambda: %s is a %s method, which this front end does not carry", r.method, wire.StreamKind(r.stream)), nil, nil)
+		}
+		return c.serveStream(ctx, r)
+	}
 	var res result
 	handlerDone := true
 	if _, ok := ctx.Deadline(); !ok {

@@ -26,7 +26,9 @@ type envelopeCall struct {
 }
 
 // serveEnvelope serves one invocation whose payload is a request envelope.
-func (s *Server) serveEnvelope(ctx context.Context, payload []byte) (out []byte) {
+// With st set (InvokeStream), a server-streaming call's frames are streamed
+// through it and out is nil.
+func (s *Server) serveEnvelope(ctx context.Context, payload []byte, st *streamer) (out []byte) {
 	jsonMode := false
 	defer func() {
 		// A last resort for a bug in this package: the function keeps serving.
@@ -47,6 +49,17 @@ func (s *Server) serveEnvelope(ctx context.Context, payload []byte) (out []byte)
 	c := &ec.call
 	c.srv, c.method, c.md, c.jsonMode, c.body = s, env.Method, env.MD, jsonMode, &env.Payload
 	c.timeout, c.hasTimeout = env.Timeout, env.HasTimeout
+	if r := s.routes.Load().methods[env.Method]; r != nil && r.serverStreaming() {
+		es := &envelopeStream{c: c}
+		c.stream.sink = es
+		if st != nil {
+			st.start(contentTypeFrames, func(out *streamOut) { es.out = out; es.run(ctx) })
+			return nil
+		}
+		es.out = &streamOut{limit: MaxPayloadSize - endFrameReserve}
+		es.run(ctx)
+		return es.out.buf
+	}
 	o := c.dispatch(ctx)
 	if o.st != nil {
 		envelopeStatus(&o)
@@ -111,4 +124,49 @@ func responseSize(bodyLen int, header, trailer metadata.MD, jsonMode bool) int {
 		return n + bodyLen
 	}
 	return n + (bodyLen+2)/3*4
+}
+
+// endFrameReserve is the room a buffered stream keeps for its end frame.
+const endFrameReserve = 64 << 10
+
+// envelopeStream writes a server-streaming call's answer to the Invoke API
+// in stream framing (docs/protocol.md, "Streamed responses").
+type envelopeStream struct {
+	c       *call
+	out     *streamOut
+	scratch []byte
+}
+
+func (es *envelopeStream) sendHeader(md metadata.MD) error {
+	es.scratch = wire.AppendHeaderFrame(es.scratch[:0], md)
+	return es.out.write(es.scratch)
+}
+
+func (es *envelopeStream) sendMessage(b []byte) error {
+	es.scratch = append(wire.AppendFramePrefix(es.scratch[:0], wire.FrameMessage, len(b)), b...)
+	return es.out.write(es.scratch)
+}
+
+// run serves the call and writes its end frame.
+func (es *envelopeStream) run(ctx context.Context) {
+	o := es.c.dispatch(ctx)
+	var code uint32
+	var msg string
+	if o.st != nil {
+		if o.st.Code() > math.MaxInt32 {
+			envelopeStatus(&o)
+		}
+		code, msg = uint32(o.st.Code()), o.st.Message()
+	}
+	end := wire.AppendEndFrame(nil, code, msg, o.details, o.header, o.trailer)
+	out := es.out
+	if out.w != nil {
+		_ = out.write(end)
+		return
+	}
+	out.buf = append(out.buf, end...)
+	if len(out.buf) > MaxPayloadSize {
+		// Only huge metadata or details get here; keep the status, drop the rest.
+		out.buf = wire.AppendEndFrame(out.buf[:0], uint32(codes.ResourceExhausted), fmt.Sprintf("lambda: response payload of %d bytes exceeds the Lambda limit of %d bytes", len(out.buf), MaxPayloadSize), nil, nil, nil)
+	}
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -66,7 +67,21 @@ var fuzzServiceDesc = grpc.ServiceDesc{
 			return nil, nil
 		}},
 	},
-	Streams: []grpc.StreamDesc{{StreamName: "Stream", ServerStreams: true, Handler: func(any, grpc.ServerStream) error { return nil }}},
+	Streams: []grpc.StreamDesc{
+		{StreamName: "Stream", ServerStreams: true, Handler: func(_ any, ss grpc.ServerStream) error {
+			in := new(structpb.Value)
+			if err := ss.RecvMsg(in); err != nil {
+				return err
+			}
+			for range 2 {
+				if err := ss.SendMsg(in); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{StreamName: "Collect", ClientStreams: true, Handler: func(any, grpc.ServerStream) error { return nil }},
+	},
 }
 
 // fuzzEcho echoes the incoming metadata as header and trailer, panics on the
@@ -116,6 +131,10 @@ func FuzzServerInvoke(f *testing.F) {
 		if isHTTPEvent(payload) {
 			return // answered in HTTP; FuzzHTTPEvent checks those
 		}
+		if len(out) > 0 && out[0] != '{' {
+			checkFrames(t, out)
+			return
+		}
 		if !json.Valid(out) || !utf8.Valid(out) {
 			t.Fatalf("response is not valid JSON: %q", out)
 		}
@@ -156,4 +175,45 @@ type fixedInvoker struct{ out *awslambda.InvokeOutput }
 
 func (i fixedInvoker) Invoke(context.Context, *awslambda.InvokeInput, ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error) {
 	return i.out, nil
+}
+
+// checkFrames checks a server-streaming call's answer: frames (at most one
+// header frame, before any message) ending with one end frame holding a
+// version 1 envelope with a gRPC code and no message.
+func checkFrames(t *testing.T, out []byte) {
+	t.Helper()
+	r := bytes.NewReader(out)
+	sawHeader, sawMessage := false, false
+	for {
+		flags, data, err := wire.ReadFrame(r, nil, 1<<30)
+		if err != nil {
+			t.Fatalf("answer ends without an end frame (%v): %q", err, out)
+		}
+		switch flags {
+		case wire.FrameHeader:
+			if sawHeader || sawMessage {
+				t.Fatalf("misplaced header frame: %q", out)
+			}
+			sawHeader = true
+			if _, err := wire.ParseHeaderFrame(data); err != nil || !json.Valid(data) {
+				t.Fatalf("header frame %q: %v", data, err)
+			}
+		case wire.FrameMessage:
+			sawMessage = true
+		case wire.FrameEnd:
+			env, err := wire.ParseResponse(data)
+			if err != nil || env.Version != wire.EnvelopeVersion || !env.HasCode || env.HasBody || env.HasJSON || !json.Valid(data) {
+				t.Fatalf("end frame %q: %v", data, err)
+			}
+			if env.Code < 0 || env.Code > int64(codes.Unauthenticated) {
+				t.Fatalf("end frame code %d: %q", env.Code, data)
+			}
+			if r.Len() != 0 {
+				t.Fatalf("bytes after the end frame: %q", out)
+			}
+			return
+		default:
+			t.Fatalf("unknown frame flags %#x: %q", flags, out)
+		}
+	}
 }

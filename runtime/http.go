@@ -56,6 +56,9 @@ type httpCall struct {
 	reqGzip     bool   // the request message is gzip-compressed
 	respGzip    bool   // the response message is to be gzip-compressed
 	resp        wire.HTTPResponse
+
+	st        *streamer // set under InvokeStream: the answer is streamed
+	handedOff bool      // a goroutine streams the answer; hc is its own
 }
 
 // requestHeaders are the request headers the protocols read; every other
@@ -66,6 +69,8 @@ type requestHeaders struct {
 	acceptEncoding     string
 	connectVersion     string
 	connectTimeout     string
+	connectEncoding    string // Connect-Content-Encoding, of streaming requests
+	connectAccept      string // Connect-Accept-Encoding
 	hasConnectTimeout  bool
 	grpcTimeout        string
 	grpcEncoding       string
@@ -76,18 +81,28 @@ type requestHeaders struct {
 }
 
 // serveHTTP answers payload if it is an HTTP event; ok is false when it is
-// not one, for the envelope front end to answer.
-func (s *Server) serveHTTP(ctx context.Context, payload []byte) (out []byte, ok bool) {
+// not one, for the envelope front end to answer. With st set (InvokeStream),
+// the answer to any event but a load balancer's is a streamed HTTP answer
+// (contentType wire.StreamingHTTPContentType), and a server-streaming
+// call's answer goes out through st as it comes, out being nil.
+func (s *Server) serveHTTP(ctx context.Context, payload []byte, st *streamer) (out []byte, contentType string, ok bool) {
 	hc := &httpCall{}
 	isEvent, err := wire.ParseHTTPEvent(payload, &hc.ev)
 	if !isEvent {
-		return nil, false
+		return nil, "", false
+	}
+	if st != nil && hc.ev.Shape != wire.ShapeALB {
+		hc.st = st
 	}
 	defer func() {
 		// A last resort for a bug in this package: the function keeps serving.
 		if p := recover(); p != nil {
 			log.Printf("protoc-gen-go-lambda: panic while serving an HTTP event: %v\n%s", p, debug.Stack())
 			hc.resp = plainResponse(http.StatusInternalServerError, fmt.Sprintf("lambda: internal error: %v", p))
+			if hc.st != nil {
+				out, contentType = encodeStreamedHTTP(&hc.resp), wire.StreamingHTTPContentType
+				return
+			}
 			out = wire.AppendHTTPResponse(nil, hc.ev.Shape, hc.ev.MultiValue, &hc.resp, http.StatusText(hc.resp.Status))
 		}
 	}()
@@ -96,7 +111,13 @@ func (s *Server) serveHTTP(ctx context.Context, payload []byte) (out []byte, ok 
 	} else {
 		s.handleHTTP(ctx, hc, len(payload))
 	}
-	return s.encodeHTTP(hc), true
+	switch {
+	case hc.handedOff:
+		return nil, "", true
+	case hc.st != nil:
+		return encodeStreamedHTTP(&hc.resp), wire.StreamingHTTPContentType, true
+	}
+	return s.encodeHTTP(hc), contentTypeEnvelope, true
 }
 
 // handleHTTP serves a well-formed event and leaves the answer in hc.resp.
@@ -119,7 +140,7 @@ func (s *Server) handleHTTP(ctx context.Context, hc *httpCall, payloadSize int) 
 	default:
 		hc.resp = methodNotAllowed("GET, POST")
 	}
-	if cors != nil && hc.req.origin != "" {
+	if cors != nil && hc.req.origin != "" && !hc.handedOff {
 		cors.decorate(&hc.resp, hc.req.origin)
 	}
 }
@@ -157,19 +178,27 @@ func (s *Server) servePost(ctx context.Context, hc *httpCall, payloadSize int) {
 		return
 	}
 	hc.method = method
-	if hc.protocol == protoConnectStream {
+	switch {
+	case r.stream != nil && !r.serverStreaming():
+		hc.resp = hc.errorResponse(streamingRefusal(method, r), nil, nil)
+		return
+	case hc.protocol == protoConnectStream && r.stream == nil:
 		hc.resp = connectStreamRefusal(hc, r)
 		return
-	}
-	if r.stream != nil {
-		hc.resp = hc.errorResponse(streamingRefusal(method, r), nil, nil)
+	case hc.protocol == protoConnect && r.stream != nil:
+		// As connect-go: a streaming method takes the streaming content types.
+		hc.resp = unsupportedMediaType(hc.req.contentType)
+		hc.resp.Body = []byte("lambda: " + method + " is a server-streaming method: call it with application/connect+proto or application/connect+json (Connect streaming), or gRPC-Web\n")
 		return
 	}
 	body, st := hc.requestBody(payloadSize)
 	if st == nil {
-		if hc.protocol == protoConnect {
+		switch hc.protocol {
+		case protoConnect:
 			st = hc.decodeConnect(body)
-		} else {
+		case protoConnectStream:
+			st = hc.decodeConnectStream(body)
+		default:
 			st = hc.decodeGRPCWeb(body)
 		}
 	}
@@ -177,12 +206,17 @@ func (s *Server) servePost(ctx context.Context, hc *httpCall, payloadSize int) {
 		hc.resp = hc.errorResponse(st, nil, nil)
 		return
 	}
+	if r.stream != nil {
+		s.runStream(ctx, hc)
+		return
+	}
 	s.run(ctx, hc)
 }
 
-// streamingRefusal is the status of a call to a streaming method.
+// streamingRefusal is the status of a call to a client-streaming or
+// bidirectional method.
 func streamingRefusal(method string, r *route) *status.Status {
-	return status.Newf(codes.Unimplemented, "lambda: %s is a %s method; Lambda's HTTP front ends carry unary calls only", method, wire.StreamKind(r.stream))
+	return status.Newf(codes.Unimplemented, "lambda: %s is a %s method; a Lambda invocation takes its whole request before the function starts, so only unary and server-streaming methods are carried", method, wire.StreamKind(r.stream))
 }
 
 // run dispatches a decoded call and encodes its outcome.
@@ -328,6 +362,10 @@ func readRequestHeaders(h []wire.Field) requestHeaders {
 			dst = &r.connectVersion
 		case "connect-timeout-ms":
 			dst, r.hasConnectTimeout = &r.connectTimeout, true
+		case "connect-content-encoding":
+			dst = &r.connectEncoding
+		case "connect-accept-encoding":
+			dst = &r.connectAccept
 		case "grpc-timeout":
 			dst = &r.grpcTimeout
 		case "grpc-encoding":

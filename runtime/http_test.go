@@ -1262,27 +1262,52 @@ func TestHTTPUnknownPath(t *testing.T) {
 func TestHTTPStreamingMethod(t *testing.T) {
 	srv := newHTTPServer()
 	const path = "/lambdatest.v1.TestService/Stream"
-	r := readConnect(t, roundTrip(t, srv, functionURL, connectRequest(t, path, &testpb.EchoRequest{}, connectOpts{})), false)
-	if r.st.Code() != codes.Unimplemented || !strings.Contains(r.st.Message(), "server-streaming") {
-		t.Errorf("Connect unary to a streaming method: %v", r.st)
+	// Connect's unary content types are refused for a streaming method, as
+	// connect-go refuses them: 415.
+	a := roundTrip(t, srv, functionURL, connectRequest(t, path, &testpb.EchoRequest{}, connectOpts{}))
+	if a.status != http.StatusUnsupportedMediaType || !strings.Contains(string(a.body), "server-streaming") {
+		t.Errorf("Connect unary to a streaming method: %d %s", a.status, a.body)
 	}
+	// gRPC-Web carries it: one message here, then OK.
 	o := grpcWebOpts{}
-	r = readGRPCWeb(t, roundTrip(t, srv, functionURL, grpcWebRequest(t, path, &testpb.EchoRequest{}, o)), o)
-	if r.st.Code() != codes.Unimplemented || !strings.Contains(r.st.Message(), "server-streaming") {
+	r := readGRPCWeb(t, roundTrip(t, srv, functionURL, grpcWebRequest(t, path, &testpb.EchoRequest{Message: "m"}, o)), o)
+	if r.st.Code() != codes.OK {
 		t.Errorf("gRPC-Web to a streaming method: %v", r.st)
 	}
-	// A Connect streaming client gets a stream that ends with the error.
-	for _, p := range []string{path, echoPath} {
-		a := roundTrip(t, srv, functionURL, &httpReq{path: p, header: http.Header{"Content-Type": {"application/connect+proto"}}, body: frame(0, nil)})
-		if a.status != 200 || a.header.Get("Content-Type") != "application/connect+proto" || len(a.body) < 5 || a.body[0] != 2 {
-			t.Fatalf("Connect streaming %s: %d %v %x", p, a.status, a.header, a.body)
+	// Client-streaming methods are refused by both.
+	r = readGRPCWeb(t, roundTrip(t, srv, functionURL, grpcWebRequest(t, "/lambdatest.v1.TestService/Collect", &testpb.EchoRequest{}, o)), o)
+	if r.st.Code() != codes.Unimplemented || !strings.Contains(r.st.Message(), "client-streaming") {
+		t.Errorf("gRPC-Web to a client-streaming method: %v", r.st)
+	}
+	// Connect streaming: to the unary Echo, a stream that ends with
+	// UNIMPLEMENTED; to Stream, the messages and an end without error.
+	for _, tc := range []struct {
+		path string
+		code codes.Code
+	}{{echoPath, codes.Unimplemented}, {"/lambdatest.v1.TestService/Collect", codes.Unimplemented}, {path, codes.OK}} {
+		a := roundTrip(t, srv, functionURL, &httpReq{path: tc.path, header: http.Header{"Content-Type": {"application/connect+proto"}}, body: frame(0, marshal(t, &testpb.EchoRequest{Message: "m", Count: 2}, false))})
+		if a.status != 200 || a.header.Get("Content-Type") != "application/connect+proto" {
+			t.Fatalf("Connect streaming %s: %d %v %x", tc.path, a.status, a.header, a.body)
+		}
+		body, messages := a.body, 0
+		for len(body) >= 5 && body[0] == 0 {
+			n := int(binary.BigEndian.Uint32(body[1:5]))
+			body = body[5+n:]
+			messages++
+		}
+		if len(body) < 5 || body[0] != 2 {
+			t.Fatalf("Connect streaming %s: no end of stream in %x", tc.path, a.body)
 		}
 		var end struct{ Error json.RawMessage }
-		if err := json.Unmarshal(a.body[5:], &end); err != nil {
+		if err := json.Unmarshal(body[5:], &end); err != nil {
 			t.Fatal(err)
 		}
-		if st := decodeConnectError(t, end.Error); st.Code() != codes.Unimplemented {
-			t.Errorf("Connect streaming %s: %v", p, st)
+		code := codes.OK
+		if end.Error != nil {
+			code = decodeConnectError(t, end.Error).Code()
+		}
+		if want := map[bool]int{true: 2, false: 0}[tc.code == codes.OK]; code != tc.code || messages != want {
+			t.Errorf("Connect streaming %s: %v after %d messages, want %v after %d", tc.path, code, messages, tc.code, want)
 		}
 	}
 }

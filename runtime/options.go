@@ -26,6 +26,7 @@ type ServerOption func(*serverOptions)
 
 type serverOptions struct {
 	interceptors   []grpc.UnaryServerInterceptor
+	streamInterceptors []grpc.StreamServerInterceptor
 	maxRecvMsgSize int
 	maxSendMsgSize int
 	deadlineMargin time.Duration
@@ -57,6 +58,19 @@ func UnaryInterceptor(i grpc.UnaryServerInterceptor) ServerOption {
 // first outermost, exactly as grpc.ChainUnaryInterceptor orders them.
 func ChainUnaryInterceptor(interceptors ...grpc.UnaryServerInterceptor) ServerOption {
 	return func(o *serverOptions) { o.interceptors = append(o.interceptors, interceptors...) }
+}
+
+// StreamInterceptor adds an interceptor around every server-streaming
+// handler, as grpc.StreamInterceptor does; it adds to the chain that
+// ChainStreamInterceptor builds.
+func StreamInterceptor(i grpc.StreamServerInterceptor) ServerOption {
+	return ChainStreamInterceptor(i)
+}
+
+// ChainStreamInterceptor adds interceptors around every server-streaming
+// handler, the first outermost, as grpc.ChainStreamInterceptor orders them.
+func ChainStreamInterceptor(interceptors ...grpc.StreamServerInterceptor) ServerOption {
+	return func(o *serverOptions) { o.streamInterceptors = append(o.streamInterceptors, interceptors...) }
 }
 
 // MaxRecvMsgSize sets the largest request message, in bytes, the server

@@ -29,8 +29,9 @@ import (
 // HTTP answer of the call's protocol), so application errors never show up
 // as failed invocations.
 type Server struct {
-	opts        serverOptions
-	interceptor grpc.UnaryServerInterceptor
+	opts              serverOptions
+	interceptor       grpc.UnaryServerInterceptor
+	streamInterceptor grpc.StreamServerInterceptor
 
 	mu     sync.Mutex                 // serialises registration
 	routes atomic.Pointer[routeTable] // read without locks on every call
@@ -68,6 +69,7 @@ type route struct {
 func NewServer(opts ...ServerOption) *Server {
 	s := &Server{opts: newServerOptions(opts)}
 	s.interceptor = chainUnaryServerInterceptors(s.opts.interceptors)
+	s.streamInterceptor = chainStreamServerInterceptors(s.opts.streamInterceptors)
 	s.routes.Store(&routeTable{services: map[string]*service{}, methods: builtinRoutes(s)})
 	return s
 }
@@ -144,11 +146,11 @@ func (s *Server) GetServiceInfo() map[string]grpc.ServiceInfo {
 // The returned error is always nil; see Server.
 func (s *Server) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if !wire.LooksLikeEnvelope(payload) {
-		if out, ok := s.serveHTTP(ctx, payload); ok {
+		if out, _, ok := s.serveHTTP(ctx, payload, nil); ok {
 			return out, nil
 		}
 	}
-	return s.serveEnvelope(ctx, payload), nil
+	return s.serveEnvelope(ctx, payload, nil), nil
 }
 
 // lookup finds the route of a method, or returns grpc-go's status for an
@@ -156,8 +158,8 @@ func (s *Server) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 func (s *Server) lookup(method string) (*route, *status.Status) {
 	rt := s.routes.Load()
 	if r, ok := rt.methods[method]; ok {
-		if r.stream != nil {
-			return nil, status.Newf(codes.Unimplemented, "lambda: %s is a %s method; the Lambda Invoke transport carries unary calls only", method, wire.StreamKind(r.stream))
+		if r.stream != nil && !r.serverStreaming() {
+			return nil, streamingRefusal(method, r)
 		}
 		return r, nil
 	}
@@ -191,5 +193,26 @@ func chainUnaryHandler(interceptors []grpc.UnaryServerInterceptor, curr int, inf
 	}
 	return func(ctx context.Context, req any) (any, error) {
 		return interceptors[curr+1](ctx, req, info, chainUnaryHandler(interceptors, curr+1, info, final))
+	}
+}
+
+func chainStreamServerInterceptors(interceptors []grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	switch len(interceptors) {
+	case 0:
+		return nil
+	case 1:
+		return interceptors[0]
+	}
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return interceptors[0](srv, ss, info, chainStreamHandler(interceptors, 0, info, handler))
+	}
+}
+
+func chainStreamHandler(interceptors []grpc.StreamServerInterceptor, curr int, info *grpc.StreamServerInfo, final grpc.StreamHandler) grpc.StreamHandler {
+	if curr == len(interceptors)-1 {
+		return final
+	}
+	return func(srv any, ss grpc.ServerStream) error {
+		return interceptors[curr+1](srv, ss, info, chainStreamHandler(interceptors, curr+1, info, final))
 	}
 }

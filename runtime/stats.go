@@ -233,6 +233,21 @@ func (cs *callStats) sendResponse(c *call, header metadata.MD, resp any, body []
 	cs.h.HandleRPC(cs.ctx, &cs.outPayload)
 }
 
+// sendStreamMessage reports one message of a server-streaming call, and
+// the header before the first.
+func (cs *callStats) sendStreamMessage(c *call, header metadata.MD, m any, body []byte) {
+	if cs.state == statsNone {
+		return
+	}
+	if !cs.sent {
+		cs.sent = true
+		cs.outHeader = stats.OutHeader{Header: header}
+		cs.h.HandleRPC(cs.ctx, &cs.outHeader)
+	}
+	n := len(body)
+	cs.h.HandleRPC(cs.ctx, &stats.OutPayload{Payload: m, Length: n, CompressedLength: n, WireLength: n + wire.FramePrefixSize, SentTime: time.Now()})
+}
+
 // finish reports the rest once the outcome is known: the header of a
 // failure that has header metadata (or whose handler sent it), the trailer,
 // and End.

@@ -304,15 +304,15 @@ func (f onEnd) HandleRPC(_ context.Context, s stats.RPCStats) {
 }
 
 // TestStatsHandlerRefusedCalls: as on grpc-go, a malformed method name gets
-// no events and a streaming method (which the Invoke API cannot carry) gets
-// those of an unknown method: TagRPC, InHeader and OutTrailer.
+// no events and a client-streaming method (which no invocation can carry)
+// gets those of an unknown method: TagRPC, InHeader and OutTrailer.
 func TestStatsHandlerRefusedCalls(t *testing.T) {
 	for _, tc := range []struct {
 		method string
 		want   []string
 	}{
 		{"no-slash", nil},
-		{"/lambdatest.v1.TestService/Stream", []string{"TagRPC /lambdatest.v1.TestService/Stream conn=true", "InHeader traceparent=\"\" local=<nil> rpc=true conn=true", "OutTrailer rpc=true conn=true"}},
+		{"/lambdatest.v1.TestService/Collect", []string{"TagRPC /lambdatest.v1.TestService/Collect conn=true", "InHeader traceparent=\"\" local=<nil> rpc=true conn=true", "OutTrailer rpc=true conn=true"}},
 	} {
 		log := &eventLog{name: "log"}
 		srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{}, runtime.StatsHandler(log))

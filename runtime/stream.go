@@ -24,6 +24,12 @@ type serverStream struct {
 	trailer    metadata.MD
 	headerSent bool // SendHeader was called, or the response was written
 	done       bool // the response was written; nothing more can be set
+
+	// A server-streaming call's output (streaming.go); nil for unary calls.
+	sink          streamSink
+	headerWritten bool           // the header went to the sink
+	failed        *status.Status // a write failed: the call ends with it
+	endErr        error          // what SendMsg returns once the call ended
 }
 
 var _ grpc.ServerTransportStream = (*serverStream)(nil)
@@ -51,6 +57,10 @@ func (s *serverStream) SendHeader(md metadata.MD) error {
 	}
 	s.header = metadata.Join(s.header, md)
 	s.headerSent = true
+	if s.sink != nil {
+		// A stream's header goes out now, as on grpc-go.
+		return s.writeHeaderLocked()
+	}
 	return nil
 }
 

@@ -141,16 +141,18 @@ func (x *Status) GetDetails() []*anypb.Any {
 }
 
 type EchoRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	Payload       []byte                 `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
-	Header        []*Pair                `protobuf:"bytes,3,rep,name=header,proto3" json:"header,omitempty"`                                  // set with grpc.SetHeader
-	SendHeader    []*Pair                `protobuf:"bytes,4,rep,name=send_header,json=sendHeader,proto3" json:"send_header,omitempty"`        // sent with grpc.SendHeader
-	Trailer       []*Pair                `protobuf:"bytes,5,rep,name=trailer,proto3" json:"trailer,omitempty"`                                // set with grpc.SetTrailer
-	Fail          *Status                `protobuf:"bytes,6,opt,name=fail,proto3" json:"fail,omitempty"`                                      // when set, the handler returns this status
-	ResponseSize  int32                  `protobuf:"varint,7,opt,name=response_size,json=responseSize,proto3" json:"response_size,omitempty"` // when > 0, the response payload has this many bytes
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Message        string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Payload        []byte                 `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	Header         []*Pair                `protobuf:"bytes,3,rep,name=header,proto3" json:"header,omitempty"`                                        // set with grpc.SetHeader
+	SendHeader     []*Pair                `protobuf:"bytes,4,rep,name=send_header,json=sendHeader,proto3" json:"send_header,omitempty"`              // sent with grpc.SendHeader
+	Trailer        []*Pair                `protobuf:"bytes,5,rep,name=trailer,proto3" json:"trailer,omitempty"`                                      // set with grpc.SetTrailer
+	Fail           *Status                `protobuf:"bytes,6,opt,name=fail,proto3" json:"fail,omitempty"`                                            // when set, the handler returns this status
+	ResponseSize   int32                  `protobuf:"varint,7,opt,name=response_size,json=responseSize,proto3" json:"response_size,omitempty"`       // when > 0, the response payload has this many bytes
+	Count          int32                  `protobuf:"varint,8,opt,name=count,proto3" json:"count,omitempty"`                                         // Stream: the number of messages
+	IntervalMillis int32                  `protobuf:"varint,9,opt,name=interval_millis,json=intervalMillis,proto3" json:"interval_millis,omitempty"` // Stream: the wait before each message after the first
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *EchoRequest) Reset() {
@@ -228,6 +230,20 @@ func (x *EchoRequest) GetFail() *Status {
 func (x *EchoRequest) GetResponseSize() int32 {
 	if x != nil {
 		return x.ResponseSize
+	}
+	return 0
+}
+
+func (x *EchoRequest) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *EchoRequest) GetIntervalMillis() int32 {
+	if x != nil {
+		return x.IntervalMillis
 	}
 	return 0
 }
@@ -423,7 +439,7 @@ const file_lambdatest_v1_test_proto_rawDesc = "" +
 	"\x06Status\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12.\n" +
-	"\adetails\x18\x03 \x03(\v2\x14.google.protobuf.AnyR\adetails\"\xa3\x02\n" +
+	"\adetails\x18\x03 \x03(\v2\x14.google.protobuf.AnyR\adetails\"\xe2\x02\n" +
 	"\vEchoRequest\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12+\n" +
@@ -432,7 +448,9 @@ const file_lambdatest_v1_test_proto_rawDesc = "" +
 	"sendHeader\x12-\n" +
 	"\atrailer\x18\x05 \x03(\v2\x13.lambdatest.v1.PairR\atrailer\x12)\n" +
 	"\x04fail\x18\x06 \x01(\v2\x15.lambdatest.v1.StatusR\x04fail\x12#\n" +
-	"\rresponse_size\x18\a \x01(\x05R\fresponseSize\"\xcf\x01\n" +
+	"\rresponse_size\x18\a \x01(\x05R\fresponseSize\x12\x14\n" +
+	"\x05count\x18\b \x01(\x05R\x05count\x12'\n" +
+	"\x0finterval_millis\x18\t \x01(\x05R\x0eintervalMillis\"\xcf\x01\n" +
 	"\fEchoResponse\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12/\n" +
@@ -445,14 +463,15 @@ const file_lambdatest_v1_test_proto_rawDesc = "" +
 	"\x06millis\x18\x01 \x01(\x03R\x06millis\x12%\n" +
 	"\x0eignore_context\x18\x02 \x01(\bR\rignoreContext\"!\n" +
 	"\vExitRequest\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\x05R\x04code2\xa0\x03\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code2\xe6\x03\n" +
 	"\vTestService\x12?\n" +
 	"\x04Echo\x12\x1a.lambdatest.v1.EchoRequest\x1a\x1b.lambdatest.v1.EchoResponse\x12A\n" +
 	"\x05Sleep\x12\x1b.lambdatest.v1.SleepRequest\x1a\x1b.lambdatest.v1.EchoResponse\x12@\n" +
 	"\x05Panic\x12\x1a.lambdatest.v1.EchoRequest\x1a\x1b.lambdatest.v1.EchoResponse\x12?\n" +
 	"\x04Exit\x12\x1a.lambdatest.v1.ExitRequest\x1a\x1b.lambdatest.v1.EchoResponse\x12E\n" +
 	"\x05Retry\x12\x1a.lambdatest.v1.EchoRequest\x1a\x1b.lambdatest.v1.EchoResponse\"\x03\x90\x02\x02\x12C\n" +
-	"\x06Stream\x12\x1a.lambdatest.v1.EchoRequest\x1a\x1b.lambdatest.v1.EchoResponse0\x01BUZSgithub.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testpb;testpbb\x06proto3"
+	"\x06Stream\x12\x1a.lambdatest.v1.EchoRequest\x1a\x1b.lambdatest.v1.EchoResponse0\x01\x12D\n" +
+	"\aCollect\x12\x1a.lambdatest.v1.EchoRequest\x1a\x1b.lambdatest.v1.EchoResponse(\x01BUZSgithub.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testpb;testpbb\x06proto3"
 
 var (
 	file_lambdatest_v1_test_proto_rawDescOnce sync.Once
@@ -489,14 +508,16 @@ var file_lambdatest_v1_test_proto_depIdxs = []int32{
 	5,  // 9: lambdatest.v1.TestService.Exit:input_type -> lambdatest.v1.ExitRequest
 	2,  // 10: lambdatest.v1.TestService.Retry:input_type -> lambdatest.v1.EchoRequest
 	2,  // 11: lambdatest.v1.TestService.Stream:input_type -> lambdatest.v1.EchoRequest
-	3,  // 12: lambdatest.v1.TestService.Echo:output_type -> lambdatest.v1.EchoResponse
-	3,  // 13: lambdatest.v1.TestService.Sleep:output_type -> lambdatest.v1.EchoResponse
-	3,  // 14: lambdatest.v1.TestService.Panic:output_type -> lambdatest.v1.EchoResponse
-	3,  // 15: lambdatest.v1.TestService.Exit:output_type -> lambdatest.v1.EchoResponse
-	3,  // 16: lambdatest.v1.TestService.Retry:output_type -> lambdatest.v1.EchoResponse
-	3,  // 17: lambdatest.v1.TestService.Stream:output_type -> lambdatest.v1.EchoResponse
-	12, // [12:18] is the sub-list for method output_type
-	6,  // [6:12] is the sub-list for method input_type
+	2,  // 12: lambdatest.v1.TestService.Collect:input_type -> lambdatest.v1.EchoRequest
+	3,  // 13: lambdatest.v1.TestService.Echo:output_type -> lambdatest.v1.EchoResponse
+	3,  // 14: lambdatest.v1.TestService.Sleep:output_type -> lambdatest.v1.EchoResponse
+	3,  // 15: lambdatest.v1.TestService.Panic:output_type -> lambdatest.v1.EchoResponse
+	3,  // 16: lambdatest.v1.TestService.Exit:output_type -> lambdatest.v1.EchoResponse
+	3,  // 17: lambdatest.v1.TestService.Retry:output_type -> lambdatest.v1.EchoResponse
+	3,  // 18: lambdatest.v1.TestService.Stream:output_type -> lambdatest.v1.EchoResponse
+	3,  // 19: lambdatest.v1.TestService.Collect:output_type -> lambdatest.v1.EchoResponse
+	13, // [13:20] is the sub-list for method output_type
+	6,  // [6:13] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name

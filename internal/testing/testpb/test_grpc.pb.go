@@ -23,12 +23,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TestService_Echo_FullMethodName   = "/lambdatest.v1.TestService/Echo"
-	TestService_Sleep_FullMethodName  = "/lambdatest.v1.TestService/Sleep"
-	TestService_Panic_FullMethodName  = "/lambdatest.v1.TestService/Panic"
-	TestService_Exit_FullMethodName   = "/lambdatest.v1.TestService/Exit"
-	TestService_Retry_FullMethodName  = "/lambdatest.v1.TestService/Retry"
-	TestService_Stream_FullMethodName = "/lambdatest.v1.TestService/Stream"
+	TestService_Echo_FullMethodName    = "/lambdatest.v1.TestService/Echo"
+	TestService_Sleep_FullMethodName   = "/lambdatest.v1.TestService/Sleep"
+	TestService_Panic_FullMethodName   = "/lambdatest.v1.TestService/Panic"
+	TestService_Exit_FullMethodName    = "/lambdatest.v1.TestService/Exit"
+	TestService_Retry_FullMethodName   = "/lambdatest.v1.TestService/Retry"
+	TestService_Stream_FullMethodName  = "/lambdatest.v1.TestService/Stream"
+	TestService_Collect_FullMethodName = "/lambdatest.v1.TestService/Collect"
 )
 
 // TestServiceClient is the client API for TestService service.
@@ -49,8 +50,13 @@ type TestServiceClient interface {
 	Exit(ctx context.Context, in *ExitRequest, opts ...grpc.CallOption) (*EchoResponse, error)
 	// Retry is Echo for a method marked idempotent.
 	Retry(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error)
-	// Stream is a server-streaming method.
+	// Stream is a server-streaming method: it sets and sends the header as
+	// Echo does, sends count messages (at least one) interval_millis apart
+	// (waiting on its context), sets the trailer, then fails with the
+	// request's status if it has one.
 	Stream(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EchoResponse], error)
+	// Collect is a client-streaming method, which no invocation can carry.
+	Collect(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[EchoRequest, EchoResponse], error)
 }
 
 type testServiceClient struct {
@@ -130,6 +136,19 @@ func (c *testServiceClient) Stream(ctx context.Context, in *EchoRequest, opts ..
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TestService_StreamClient = grpc.ServerStreamingClient[EchoResponse]
 
+func (c *testServiceClient) Collect(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[EchoRequest, EchoResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TestService_ServiceDesc.Streams[1], TestService_Collect_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[EchoRequest, EchoResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TestService_CollectClient = grpc.ClientStreamingClient[EchoRequest, EchoResponse]
+
 // TestServiceServer is the server API for TestService service.
 // All implementations must embed UnimplementedTestServiceServer
 // for forward compatibility.
@@ -148,8 +167,13 @@ type TestServiceServer interface {
 	Exit(context.Context, *ExitRequest) (*EchoResponse, error)
 	// Retry is Echo for a method marked idempotent.
 	Retry(context.Context, *EchoRequest) (*EchoResponse, error)
-	// Stream is a server-streaming method.
+	// Stream is a server-streaming method: it sets and sends the header as
+	// Echo does, sends count messages (at least one) interval_millis apart
+	// (waiting on its context), sets the trailer, then fails with the
+	// request's status if it has one.
 	Stream(*EchoRequest, grpc.ServerStreamingServer[EchoResponse]) error
+	// Collect is a client-streaming method, which no invocation can carry.
+	Collect(grpc.ClientStreamingServer[EchoRequest, EchoResponse]) error
 	mustEmbedUnimplementedTestServiceServer()
 }
 
@@ -177,6 +201,9 @@ func (UnimplementedTestServiceServer) Retry(context.Context, *EchoRequest) (*Ech
 }
 func (UnimplementedTestServiceServer) Stream(*EchoRequest, grpc.ServerStreamingServer[EchoResponse]) error {
 	return status.Error(codes.Unimplemented, "method Stream not implemented")
+}
+func (UnimplementedTestServiceServer) Collect(grpc.ClientStreamingServer[EchoRequest, EchoResponse]) error {
+	return status.Error(codes.Unimplemented, "method Collect not implemented")
 }
 func (UnimplementedTestServiceServer) mustEmbedUnimplementedTestServiceServer() {}
 func (UnimplementedTestServiceServer) testEmbeddedByValue()                     {}
@@ -300,6 +327,13 @@ func _TestService_Stream_Handler(srv interface{}, stream grpc.ServerStream) erro
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TestService_StreamServer = grpc.ServerStreamingServer[EchoResponse]
 
+func _TestService_Collect_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(TestServiceServer).Collect(&grpc.GenericServerStream[EchoRequest, EchoResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TestService_CollectServer = grpc.ClientStreamingServer[EchoRequest, EchoResponse]
+
 // TestService_ServiceDesc is the grpc.ServiceDesc for TestService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -333,6 +367,11 @@ var TestService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Stream",
 			Handler:       _TestService_Stream_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "Collect",
+			Handler:       _TestService_Collect_Handler,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "lambdatest/v1/test.proto",

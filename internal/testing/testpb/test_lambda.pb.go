@@ -27,12 +27,13 @@ const (
 // Full method names of the lambdatest.v1.TestService service, as carried in the
 // Lambda envelope and passed to interceptors.
 const (
-	TestServiceLambda_Echo_FullMethodName   = "/lambdatest.v1.TestService/Echo"
-	TestServiceLambda_Sleep_FullMethodName  = "/lambdatest.v1.TestService/Sleep"
-	TestServiceLambda_Panic_FullMethodName  = "/lambdatest.v1.TestService/Panic"
-	TestServiceLambda_Exit_FullMethodName   = "/lambdatest.v1.TestService/Exit"
-	TestServiceLambda_Retry_FullMethodName  = "/lambdatest.v1.TestService/Retry"
-	TestServiceLambda_Stream_FullMethodName = "/lambdatest.v1.TestService/Stream"
+	TestServiceLambda_Echo_FullMethodName    = "/lambdatest.v1.TestService/Echo"
+	TestServiceLambda_Sleep_FullMethodName   = "/lambdatest.v1.TestService/Sleep"
+	TestServiceLambda_Panic_FullMethodName   = "/lambdatest.v1.TestService/Panic"
+	TestServiceLambda_Exit_FullMethodName    = "/lambdatest.v1.TestService/Exit"
+	TestServiceLambda_Retry_FullMethodName   = "/lambdatest.v1.TestService/Retry"
+	TestServiceLambda_Stream_FullMethodName  = "/lambdatest.v1.TestService/Stream"
+	TestServiceLambda_Collect_FullMethodName = "/lambdatest.v1.TestService/Collect"
 )
 
 // TestServiceLambdaClient is protoc-gen-go-grpc's TestServiceClient, the client API

@@ -6,6 +6,7 @@ package testserver
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -104,7 +105,45 @@ func (s *Server) Exit(_ context.Context, req *testpb.ExitRequest) (*testpb.EchoR
 
 // Stream implements TestService.Stream.
 func (s *Server) Stream(req *testpb.EchoRequest, stream grpc.ServerStreamingServer[testpb.EchoResponse]) error {
-	return stream.Send(&testpb.EchoResponse{Message: req.GetMessage()})
+	ctx := stream.Context()
+	if err := stream.SetHeader(MD(req.GetHeader())); err != nil {
+		return err
+	}
+	if p := req.GetSendHeader(); len(p) > 0 {
+		if err := stream.SendHeader(MD(p)); err != nil {
+			return err
+		}
+	}
+	n := max(int(req.GetCount()), 1)
+	if req.GetFail() != nil {
+		n = int(req.GetCount()) // a failing stream may send nothing
+	}
+	for i := range n {
+		if d := time.Duration(req.GetIntervalMillis()) * time.Millisecond; i > 0 && d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return status.FromContextError(ctx.Err()).Err()
+			case <-t.C:
+			}
+		}
+		resp := &testpb.EchoResponse{Message: fmt.Sprintf("%s %d", req.GetMessage(), i), Payload: req.GetPayload()}
+		if size := req.GetResponseSize(); size > 0 {
+			resp.Payload = make([]byte, size)
+			for j := range resp.Payload {
+				resp.Payload[j] = byte(j)
+			}
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+	stream.SetTrailer(MD(req.GetTrailer()))
+	if f := req.GetFail(); f != nil {
+		return status.FromProto(&spb.Status{Code: f.GetCode(), Message: f.GetMessage(), Details: f.GetDetails()}).Err()
+	}
+	return nil
 }
 
 // MD turns pairs into metadata, or nil for none.

@@ -1,0 +1,267 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testpb"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/internal/testing/testserver"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
+)
+
+const streamPath = "/lambdatest.v1.TestService/Stream"
+
+// streamAnswer is a server-streaming call's answer, read frame by frame.
+type streamAnswer struct {
+	header   metadata.MD
+	sawHead  bool
+	messages []*testpb.EchoResponse
+	end      *wire.Response
+}
+
+// readStream reads frames from r until the end frame.
+func readStream(t *testing.T, r io.Reader) *streamAnswer {
+	t.Helper()
+	a := &streamAnswer{}
+	for {
+		flags, data, err := wire.ReadFrame(r, nil, 1<<30)
+		if err != nil {
+			t.Fatalf("reading the stream: %v (so far %+v)", err, a)
+		}
+		switch flags {
+		case wire.FrameHeader:
+			if a.sawHead || len(a.messages) > 0 {
+				t.Fatal("a second or late header frame")
+			}
+			a.sawHead = true
+			if a.header, err = wire.ParseHeaderFrame(data); err != nil {
+				t.Fatal(err)
+			}
+		case wire.FrameMessage:
+			m := new(testpb.EchoResponse)
+			if err := proto.Unmarshal(data, m); err != nil {
+				t.Fatal(err)
+			}
+			a.messages = append(a.messages, m)
+		case wire.FrameEnd:
+			if a.end, err = wire.ParseResponse(data); err != nil {
+				t.Fatal(err)
+			}
+			return a
+		default:
+			t.Fatalf("unknown frame %#x", flags)
+		}
+	}
+}
+
+func streamRequest(t *testing.T, req *testpb.EchoRequest, timeout time.Duration) []byte {
+	t.Helper()
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wire.AppendRequest(nil, streamPath, timeout, metadata.MD{"x-in": {"1"}}, b, false)
+}
+
+func TestStreamEnvelopeBufferedAndStreamed(t *testing.T) {
+	detail, _ := anypb.New(durationpb.New(time.Second))
+	req := &testpb.EchoRequest{
+		Message: "m", Count: 3,
+		Header:  []*testpb.Pair{{Key: "h", Value: []byte("hv")}},
+		Trailer: []*testpb.Pair{{Key: "t", Value: []byte("tv")}},
+		Fail:    &testpb.Status{Code: int32(codes.Aborted), Message: "after three", Details: []*anypb.Any{detail}},
+	}
+	srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{})
+	buffered, _ := srv.Invoke(context.Background(), streamRequest(t, req, 0))
+	reader, err := srv.InvokeStream(context.Background(), streamRequest(t, req, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed, err := io.ReadAll(reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buffered, streamed) {
+		t.Errorf("Invoke and InvokeStream answer differently:\n%q\n%q", buffered, streamed)
+	}
+	a := readStream(t, bytes.NewReader(buffered))
+	if !a.sawHead || a.header["h"][0] != "hv" || len(a.messages) != 3 || a.messages[2].GetMessage() != "m 2" {
+		t.Errorf("header %v (frame %v), messages %v", a.header, a.sawHead, a.messages)
+	}
+	if a.end.Code != int64(codes.Aborted) || a.end.Message != "after three" || a.end.Trailer["t"][0] != "tv" || len(a.end.Details) == 0 || len(a.end.Header) != 0 {
+		t.Errorf("end %+v", a.end)
+	}
+}
+
+// TestStreamFirstMessageLeavesBeforeHandlerEnds: under InvokeStream the
+// handler's first message can be read while the handler is still running;
+// the handler waits, after its first send, until the test has read it.
+func TestStreamFirstMessageLeavesBeforeHandlerEnds(t *testing.T) {
+	read, ended := make(chan struct{}), make(chan struct{})
+	srv := runtime.NewServer()
+	srv.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "lambdatest.v1.TestService",
+		HandlerType: (*any)(nil),
+		Streams: []grpc.StreamDesc{{StreamName: "Stream", ServerStreams: true, Handler: func(_ any, ss grpc.ServerStream) error {
+			defer close(ended)
+			in := new(testpb.EchoRequest)
+			if err := ss.RecvMsg(in); err != nil {
+				return err
+			}
+			if err := ss.SendMsg(&testpb.EchoResponse{Message: "first"}); err != nil {
+				return err
+			}
+			select {
+			case <-read:
+			case <-ss.Context().Done():
+				return ss.Context().Err()
+			}
+			return ss.SendMsg(&testpb.EchoResponse{Message: "second"})
+		}}},
+	}, struct{}{})
+	reader, _ := srv.InvokeStream(context.Background(), streamRequest(t, &testpb.EchoRequest{}, 10*time.Second))
+	got := make(chan string, 1)
+	go func() {
+		for {
+			flags, data, err := wire.ReadFrame(reader, nil, 1<<20)
+			if err != nil {
+				got <- "error: " + err.Error()
+				return
+			}
+			if flags == wire.FrameMessage {
+				m := new(testpb.EchoResponse)
+				_ = proto.Unmarshal(data, m)
+				select {
+				case <-ended:
+					got <- "the first message came after the handler ended"
+				default:
+					got <- m.GetMessage()
+				}
+				return
+			}
+		}
+	}()
+	// The handler cannot end before read is closed but at its 10 s
+	// deadline: a buffered answer would only come after that.
+	if m := <-got; m != "first" {
+		t.Fatalf("first read %q, want the first message while the handler runs", m)
+	}
+	close(read)
+	a := readStream(t, reader)
+	if len(a.messages) != 1 || a.messages[0].GetMessage() != "second" || a.end.Code != 0 {
+		t.Errorf("rest of the stream: %v, end %+v", a.messages, a.end)
+	}
+}
+
+func TestStreamDeadlineMidStream(t *testing.T) {
+	srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{})
+	out, _ := srv.Invoke(context.Background(), streamRequest(t, &testpb.EchoRequest{Count: 1000, IntervalMillis: 20, Trailer: []*testpb.Pair{{Key: "t", Value: []byte("v")}}}, 300*time.Millisecond))
+	a := readStream(t, bytes.NewReader(out))
+	if a.end.Code != int64(codes.DeadlineExceeded) || len(a.messages) == 0 || len(a.messages) >= 1000 || len(a.end.Trailer) != 0 {
+		t.Errorf("%d messages, end %+v; want some, then DEADLINE_EXCEEDED without the trailer", len(a.messages), a.end)
+	}
+}
+
+func TestStreamBufferedOverLimit(t *testing.T) {
+	srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{})
+	out, _ := srv.Invoke(context.Background(), streamRequest(t, &testpb.EchoRequest{Count: 10, ResponseSize: 1 << 20}, 0))
+	if len(out) > runtime.MaxPayloadSize {
+		t.Fatalf("buffered answer of %d bytes", len(out))
+	}
+	a := readStream(t, bytes.NewReader(out))
+	if a.end.Code != int64(codes.ResourceExhausted) || !strings.Contains(a.end.Message, "InvokeStream") || len(a.messages) == 0 {
+		t.Errorf("%d messages, end %+v", len(a.messages), a.end)
+	}
+	// Streamed, there is no such limit.
+	r, _ := srv.InvokeStream(context.Background(), streamRequest(t, &testpb.EchoRequest{Count: 10, ResponseSize: 1 << 20}, 0))
+	if a := readStream(t, r); a.end.Code != 0 || len(a.messages) != 10 {
+		t.Errorf("streamed: %d messages, end %+v", len(a.messages), a.end)
+	}
+}
+
+func TestStreamRefusalsAreEnvelopes(t *testing.T) {
+	srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{})
+	for _, method := range []string{"/lambdatest.v1.TestService/Collect", "/lambdatest.v1.TestService/Nope"} {
+		r, _ := srv.InvokeStream(context.Background(), wire.AppendRequest(nil, method, 0, nil, nil, false))
+		out, _ := io.ReadAll(r)
+		env, err := wire.ParseResponse(out)
+		if err != nil || env.Code != int64(codes.Unimplemented) {
+			t.Errorf("%s: %q %v", method, out, err)
+		}
+	}
+}
+
+// TestStreamThroughAWSLambdaGo: aws-lambda-go, given srv.InvokeStream, sends
+// the reader's bytes (it would JSON-encode another result).
+func TestStreamThroughAWSLambdaGo(t *testing.T) {
+	srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{})
+	h := lambda.NewHandler(srv.InvokeStream)
+	out, err := h.Invoke(context.Background(), streamRequest(t, &testpb.EchoRequest{Count: 2}, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := readStream(t, bytes.NewReader(out)); len(a.messages) != 2 || a.end.Code != 0 {
+		t.Errorf("through aws-lambda-go: %q", out)
+	}
+	// A unary call's answer is the envelope Invoke gives.
+	b, _ := proto.Marshal(&testpb.EchoRequest{Message: "u"})
+	payload := wire.AppendRequest(nil, "/lambdatest.v1.TestService/Echo", 0, nil, b, false)
+	out, err = h.Invoke(context.Background(), payload)
+	want, _ := srv.Invoke(context.Background(), payload)
+	if err != nil || !json.Valid(out) || !bytes.Equal(out, want) {
+		t.Errorf("unary through aws-lambda-go: %q, %v; want %q", out, err, want)
+	}
+}
+
+// TestStreamHTTPStreamed: under InvokeStream a Function URL event gets
+// Lambda's streamed HTTP answer, a load balancer's the JSON one.
+func TestStreamHTTPStreamed(t *testing.T) {
+	srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{})
+	msg, _ := proto.Marshal(&testpb.EchoRequest{Message: "m", Count: 2})
+	body := append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...)
+	ev := map[string]any{
+		"version": "2.0", "rawPath": streamPath, "headers": map[string]string{"content-type": "application/connect+proto"},
+		"requestContext": map[string]any{"http": map[string]any{"method": "POST", "path": streamPath}},
+		"body":           string(body), "isBase64Encoded": false,
+	}
+	payload, _ := json.Marshal(ev)
+	r, _ := srv.InvokeStream(context.Background(), payload)
+	if ct, _ := r.(interface{ ContentType() string }); ct == nil || ct.ContentType() != "application/vnd.awslambda.http-integration-response" {
+		t.Fatalf("content type %v", ct)
+	}
+	out, _ := io.ReadAll(r)
+	i := bytes.Index(out, make([]byte, 8))
+	if i < 0 {
+		t.Fatalf("no prelude: %q", out)
+	}
+	var prelude struct {
+		StatusCode int
+		Headers    map[string]string
+	}
+	if err := json.Unmarshal(out[:i], &prelude); err != nil || prelude.StatusCode != 200 || prelude.Headers["content-type"] != "application/connect+proto" {
+		t.Fatalf("prelude %q: %v", out[:i], err)
+	}
+	frames := out[i+8:]
+	n := 0
+	for len(frames) >= 5 && frames[0] == 0 {
+		frames = frames[5+int(frames[4])|int(frames[3])<<8:]
+		n++
+	}
+	if n != 2 || len(frames) < 5 || frames[0] != 2 || string(frames[5:]) != "{}" {
+		t.Errorf("%d messages then %q", n, frames)
+	}
+}
