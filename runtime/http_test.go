@@ -1270,7 +1270,7 @@ func TestHTTPStreamingMethod(t *testing.T) {
 	}
 	// gRPC-Web carries it: one message here, then OK.
 	o := grpcWebOpts{}
-	r := readGRPCWeb(t, roundTrip(t, srv, functionURL, grpcWebRequest(t, path, &testpb.EchoRequest{Message: "m"}, o)), o)
+	r := readGRPCWeb(t, roundTrip(t, srv, functionURL, grpcWebRequest(t, path, &testpb.EchoRequest{Message: "m", Count: 1}, o)), o)
 	if r.st.Code() != codes.OK {
 		t.Errorf("gRPC-Web to a streaming method: %v", r.st)
 	}

@@ -51,7 +51,7 @@ type TestServiceClient interface {
 	// Retry is Echo for a method marked idempotent.
 	Retry(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error)
 	// Stream is a server-streaming method: it sets and sends the header as
-	// Echo does, sends count messages (at least one) interval_millis apart
+	// Echo does, sends count messages interval_millis apart
 	// (waiting on its context), sets the trailer, then fails with the
 	// request's status if it has one.
 	Stream(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EchoResponse], error)
@@ -168,7 +168,7 @@ type TestServiceServer interface {
 	// Retry is Echo for a method marked idempotent.
 	Retry(context.Context, *EchoRequest) (*EchoResponse, error)
 	// Stream is a server-streaming method: it sets and sends the header as
-	// Echo does, sends count messages (at least one) interval_millis apart
+	// Echo does, sends count messages interval_millis apart
 	// (waiting on its context), sets the trailer, then fails with the
 	// request's status if it has one.
 	Stream(*EchoRequest, grpc.ServerStreamingServer[EchoResponse]) error
