@@ -27,8 +27,10 @@ type Invoker interface {
 	Invoke(ctx context.Context, params *lambda.InvokeInput, optFns ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 }
 
-// ClientConn carries unary gRPC calls to one Lambda function, one
-// invocation per call. It implements grpc.ClientConnInterface, so both the
+// ClientConn carries gRPC calls to one Lambda function, one invocation per
+// call: unary calls through the Invoke API, server-streaming calls through
+// InvokeWithResponseStream when the Invoker is also a StreamInvoker
+// (stream.go). It implements grpc.ClientConnInterface, so both the
 // generated New<Service>LambdaClient and protoc-gen-go-grpc's
 // New<Service>Client accept it. It is safe for concurrent use.
 type ClientConn struct {
@@ -78,13 +80,6 @@ func (cc *ClientConn) Invoke(ctx context.Context, method string, args, reply any
 		return cc.interceptor(ctx, method, args, reply, nil, cc.unary, opts...)
 	}
 	return cc.invoke(ctx, method, args, reply, opts...)
-}
-
-// NewStream fails with UNIMPLEMENTED: the Invoke API has no transport for
-// streams yet. Generated clients keep their streaming methods, so they still
-// satisfy the gRPC client interfaces, and report this clearly.
-func (cc *ClientConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, status.Errorf(codes.Unimplemented, "lambda: %s is a %s method; the Lambda Invoke transport carries unary calls only", method, wire.StreamKind(desc))
 }
 
 // callInfo collects the call options this transport honours.
