@@ -39,6 +39,9 @@ type Orders struct {
 
 	mu     sync.Mutex
 	orders map[string]*ordersv1.Order
+	// events holds each order's status changes, oldest first: the first is
+	// its creation.
+	events map[string][]*ordersv1.OrderEvent
 	nextID int
 }
 
@@ -49,7 +52,7 @@ var (
 
 // New returns a service holding one order, "o-1001".
 func New() *Orders {
-	o := &Orders{orders: map[string]*ordersv1.Order{}, nextID: 1002}
+	o := &Orders{orders: map[string]*ordersv1.Order{}, events: map[string][]*ordersv1.OrderEvent{}, nextID: 1002}
 	o.orders["o-1001"] = &ordersv1.Order{
 		Id:         "o-1001",
 		CustomerId: "c-42",
@@ -63,7 +66,18 @@ func New() *Orders {
 		CreateTime:      timestamppb.New(time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)),
 		Tags:            []string{"gift"},
 	}
+	o.recordLocked(o.orders["o-1001"], o.orders["o-1001"].CreateTime)
 	return o
+}
+
+// recordLocked appends order's current status to its events, at t, unless
+// it is the status last recorded. o.mu is held.
+func (o *Orders) recordLocked(order *ordersv1.Order, t *timestamppb.Timestamp) {
+	events := o.events[order.Id]
+	if n := len(events); n > 0 && events[n-1].Status == order.Status {
+		return
+	}
+	o.events[order.Id] = append(events, &ordersv1.OrderEvent{OrderId: order.Id, Status: order.Status, Time: t})
 }
 
 // GetOrder implements OrderService.GetOrder.
@@ -131,6 +145,7 @@ func (o *Orders) CreateOrder(_ context.Context, req *ordersv1.CreateOrderRequest
 	}
 	o.nextID++
 	o.orders[order.Id] = order
+	o.recordLocked(order, order.CreateTime)
 	return proto.Clone(order).(*ordersv1.Order), nil
 }
 
@@ -182,16 +197,35 @@ func (o *Orders) ShipOrder(ctx context.Context, req *ordersv1.ShipOrderRequest) 
 	defer o.mu.Unlock()
 	stored := o.orders[order.Id]
 	stored.Status = ordersv1.OrderStatus_ORDER_STATUS_SHIPPED
+	o.recordLocked(stored, timestamppb.Now())
 	return proto.Clone(stored).(*ordersv1.Order), nil
 }
 
-// WatchOrder implements OrderService.WatchOrder for grpc.Server; over the
-// Lambda Invoke API streaming methods fail with UNIMPLEMENTED before they get
-// here.
+// WatchOrder implements OrderService.WatchOrder: it sends the order's status
+// changes so far, oldest first (the first is its creation, PENDING; ShipOrder
+// adds SHIPPED), one OrderEvent each, and returns, so the stream ends with
+// OK. An unknown id fails with NOT_FOUND and a ResourceInfo, as GetOrder
+// does, before any message. The same code serves a grpc.Server and a Lambda
+// function (buffered with lambda.Start(srv), streamed with
+// lambda.Start(srv.InvokeStream)).
 func (o *Orders) WatchOrder(req *ordersv1.WatchOrderRequest, stream grpc.ServerStreamingServer[ordersv1.OrderEvent]) error {
-	order, err := o.GetOrder(stream.Context(), &ordersv1.GetOrderRequest{Id: req.GetId()})
-	if err != nil {
+	ctx := stream.Context()
+	if _, err := o.GetOrder(ctx, &ordersv1.GetOrderRequest{Id: req.GetId()}); err != nil {
 		return err
 	}
-	return stream.Send(&ordersv1.OrderEvent{OrderId: order.Id, Status: order.Status, Time: timestamppb.Now()})
+	o.mu.Lock()
+	events := make([]*ordersv1.OrderEvent, 0, len(o.events[req.GetId()]))
+	for _, ev := range o.events[req.GetId()] {
+		events = append(events, proto.Clone(ev).(*ordersv1.OrderEvent))
+	}
+	o.mu.Unlock()
+	for _, ev := range events {
+		if err := ctx.Err(); err != nil {
+			return status.FromContextError(err).Err()
+		}
+		if err := stream.Send(ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -48,8 +48,9 @@ type OrderServiceClient interface {
 	// ShipOrder does slow work in steps and honours the call's deadline: when
 	// the deadline comes first it stops with DEADLINE_EXCEEDED.
 	ShipOrder(ctx context.Context, in *ShipOrderRequest, opts ...grpc.CallOption) (*Order, error)
-	// WatchOrder streams an order's status changes. Streaming is not carried
-	// over the Lambda Invoke API yet: over Lambda it fails with UNIMPLEMENTED.
+	// WatchOrder streams an order's status changes so far, oldest first (its
+	// creation, then SHIPPED once shipped), and ends. An unknown id fails with
+	// NOT_FOUND, as GetOrder does.
 	WatchOrder(ctx context.Context, in *WatchOrderRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[OrderEvent], error)
 }
 
@@ -139,8 +140,9 @@ type OrderServiceServer interface {
 	// ShipOrder does slow work in steps and honours the call's deadline: when
 	// the deadline comes first it stops with DEADLINE_EXCEEDED.
 	ShipOrder(context.Context, *ShipOrderRequest) (*Order, error)
-	// WatchOrder streams an order's status changes. Streaming is not carried
-	// over the Lambda Invoke API yet: over Lambda it fails with UNIMPLEMENTED.
+	// WatchOrder streams an order's status changes so far, oldest first (its
+	// creation, then SHIPPED once shipped), and ends. An unknown id fails with
+	// NOT_FOUND, as GetOrder does.
 	WatchOrder(*WatchOrderRequest, grpc.ServerStreamingServer[OrderEvent]) error
 	mustEmbedUnimplementedOrderServiceServer()
 }
