@@ -769,3 +769,36 @@ func (f streamInvokerFunc) InvokeWithResponseStream(context.Context, *lambda.Inv
 }
 
 var _ invoke.StreamInvoker = (*lambda.Client)(nil)
+
+// TestStreamConcurrentOnOneClient: concurrent streams on one *lambda.Client
+// each get their answer; under the race detector this also checks that
+// they do not share the SDK's event stream decoding state
+// (aws/smithy-go#714).
+func TestStreamConcurrentOnOneClient(t *testing.T) {
+	api := newStreamAPI(t, func(w *eventWriter, req *wire.Request) {
+		var in testpb.EchoRequest
+		req.Unmarshal(&in, 1<<20)
+		w.chunk(headerFrame(nil))
+		for i := range 5 {
+			w.chunk(messageFrame(t, &testpb.EchoResponse{Message: fmt.Sprintf("%s-%d", in.GetMessage(), i)}))
+		}
+		w.chunk(endFrame(t, status.New(codes.OK, ""), nil, nil))
+		w.complete("", "")
+	})
+	c := streamClient(api.srv.URL)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			stream, err := c.Stream(context.Background(), &testpb.EchoRequest{Message: fmt.Sprint(g)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got, err := recvAll(stream)
+			if err != nil || len(got) != 5 || got[4] != fmt.Sprintf("%d-4", g) {
+				t.Errorf("stream %d: %q, %v", g, got, err)
+			}
+		})
+	}
+	wg.Wait()
+}
