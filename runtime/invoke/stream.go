@@ -50,8 +50,17 @@ import (
 //     exceeded"), whatever is buffered, and the response stream is closed;
 //     stats handlers and grpc.OnFinish hear of it without a RecvMsg.
 //
+// Stats handlers (WithStatsHandler) see grpc-go's events for a client
+// stream: TagRPC, Begin and OutHeader in NewStream; OutPayload in SendMsg;
+// InHeader when the header arrives (not for a trailers-only answer, as
+// grpc-go reports none then); InPayload for each message, in RecvMsg;
+// InTrailer when the call ends with the function's status (not when the
+// caller's context or the client ended it); End with the call's error. As
+// for unary calls, a message's WireLength is its frame (5 bytes more than
+// the message) and InHeader's WireLength is 0.
+//
 // A stream is never retried: the SDK call carries no retryer, whatever the
-// RetryPolicy (docs/errors.md).
+// RetryPolicy (docs/errors.md, "Server-streaming calls").
 
 // StreamInvoker calls a Lambda function with a streamed response.
 // *lambda.Client from github.com/aws/aws-sdk-go-v2/service/lambda satisfies
