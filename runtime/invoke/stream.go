@@ -530,6 +530,12 @@ func (s *clientStream) run(payload []byte) {
 			end.err = invokeErrorStatus(err).Err()
 		}
 	}
+	if end.status {
+		// The rest of the answer (InvokeComplete) is read before the status
+		// goes out, so that the SDK's reader finishes and the connection
+		// can be reused; the function has returned, or is about to.
+		r.drain()
+	}
 	if s.ctx.Err() != nil {
 		return
 	}
@@ -658,7 +664,7 @@ func (s *clientStream) readEnvelope(r *eventReader) *streamEnd {
 	if len(payload) > wire.MaxPayloadSize {
 		return &streamEnd{err: nonEnvelopeStatus(payload).Err()}
 	}
-	env, st := decodeResponse(&lambda.InvokeOutput{Payload: payload})
+	env, st := decodeResponse(&lambda.InvokeOutput{Payload: payload}, false)
 	if st != nil {
 		return &streamEnd{err: st.Err()}
 	}
@@ -736,7 +742,8 @@ type eventReader struct {
 	events   <-chan types.InvokeWithResponseStreamResponseEvent
 	done     <-chan struct{}
 	cur      []byte
-	eof      bool
+	eof      bool // no more payload
+	closed   bool // events is closed
 	complete *types.InvokeWithResponseStreamCompleteEvent
 }
 
@@ -748,7 +755,7 @@ func (r *eventReader) fill() error {
 		select {
 		case ev, ok := <-r.events:
 			if !ok {
-				r.eof = true
+				r.eof, r.closed = true, true
 				continue
 			}
 			switch ev := ev.(type) {
@@ -764,6 +771,18 @@ func (r *eventReader) fill() error {
 		}
 	}
 	return nil
+}
+
+// drain reads the events left, to the end of the response stream.
+func (r *eventReader) drain() {
+	for !r.closed {
+		select {
+		case _, ok := <-r.events:
+			r.closed = !ok
+		case <-r.done:
+			return
+		}
+	}
 }
 
 func (r *eventReader) peek() (byte, error) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -47,15 +48,31 @@ type streamAPI struct {
 	mu       sync.Mutex
 	requests []*http.Request
 	bodies   [][]byte
+	conns    int
 	answer   func(w *eventWriter, req *wire.Request)
 }
 
 func newStreamAPI(t *testing.T, answer func(w *eventWriter, req *wire.Request)) *streamAPI {
 	t.Helper()
 	a := &streamAPI{answer: answer}
-	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
+	a.srv = httptest.NewUnstartedServer(http.HandlerFunc(a.serve))
+	a.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			a.mu.Lock()
+			a.conns++
+			a.mu.Unlock()
+		}
+	}
+	a.srv.Start()
 	t.Cleanup(a.srv.Close)
 	return a
+}
+
+// Conns is how many connections the fake has accepted.
+func (a *streamAPI) Conns() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.conns
 }
 
 func (a *streamAPI) serve(w http.ResponseWriter, r *http.Request) {
@@ -801,4 +818,29 @@ func TestStreamConcurrentOnOneClient(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestStreamConnectionReused: a stream read to its end leaves its
+// connection to the next call (the client reads InvokeComplete before it
+// reports the status); one given up on does not.
+func TestStreamConnectionReused(t *testing.T) {
+	api := newStreamAPI(t, func(w *eventWriter, req *wire.Request) {
+		w.chunk(headerFrame(nil))
+		w.chunk(messageFrame(t, &testpb.EchoResponse{Message: "a"}))
+		w.chunk(endFrame(t, status.New(codes.OK, ""), nil, nil))
+		w.complete("", "")
+	})
+	c := streamClient(api.srv.URL)
+	for i := range 3 {
+		stream, err := c.Stream(context.Background(), &testpb.EchoRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := recvAll(stream); err != nil || len(got) != 1 {
+			t.Fatalf("stream %d: %q, %v", i, got, err)
+		}
+	}
+	if n := api.Conns(); n != 1 {
+		t.Errorf("3 streams used %d connections, want 1", n)
+	}
 }
