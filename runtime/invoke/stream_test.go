@@ -844,3 +844,53 @@ func TestStreamConnectionReused(t *testing.T) {
 		t.Errorf("3 streams used %d connections, want 1", n)
 	}
 }
+
+// streamCreds are per-RPC credentials for stream tests.
+type streamCreds struct{ secure bool }
+
+func (c streamCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer s3cret"}, nil
+}
+
+func (c streamCreds) RequireTransportSecurity() bool { return c.secure }
+
+// TestStreamSendChecks: per-RPC credentials ride in the request's metadata,
+// and those that require transport security are refused over plaintext
+// before anything is sent; a request over the send limit, or over Lambda's
+// 6 MB, fails in SendMsg (the generated method returns it) and ends the
+// call; nothing is sent.
+func TestStreamSendChecks(t *testing.T) {
+	api := newStreamAPI(t, func(w *eventWriter, req *wire.Request) {
+		w.chunk(wire.AppendEndFrame(nil, 0, "", nil, nil, metadata.MD{"x-auth": req.MD["authorization"]}))
+		w.complete("", "")
+	})
+	c := streamClient(api.srv.URL)
+
+	stream, err := c.Stream(context.Background(), &testpb.EchoRequest{}, grpc.PerRPCCredentials(streamCreds{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recvAll(stream); err != nil || !slices.Equal(stream.Trailer()["x-auth"], []string{"Bearer s3cret"}) {
+		t.Errorf("plain credentials: %v, the function saw %v", err, stream.Trailer())
+	}
+	sent := api.Requests()
+
+	_, err = c.Stream(context.Background(), &testpb.EchoRequest{}, grpc.PerRPCCredentials(streamCreds{secure: true}))
+	if st := status.Convert(err); st.Code() != codes.Unauthenticated || st.Message() != "transport: cannot send secure credentials on an insecure connection" {
+		t.Errorf("secure credentials over http: %v", err)
+	}
+
+	var finished error
+	_, err = c.Stream(context.Background(), &testpb.EchoRequest{Message: "0123456789"}, grpc.MaxCallSendMsgSize(5), grpc.OnFinish(func(err error) { finished = err }))
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || st.Message() != "trying to send message larger than max (12 vs. 5)" || finished != err {
+		t.Errorf("over the send limit: %v (OnFinish %v)", err, finished)
+	}
+
+	_, err = c.Stream(context.Background(), &testpb.EchoRequest{Payload: make([]byte, wire.MaxPayloadSize)})
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || !strings.HasPrefix(st.Message(), "lambda: request payload of ") {
+		t.Errorf("over 6 MB: %v", err)
+	}
+	if n := api.Requests(); n != sent {
+		t.Errorf("%d requests sent by the refused calls", n-sent)
+	}
+}
