@@ -48,6 +48,8 @@ type functions struct {
 	mu    sync.Mutex
 	byFn  map[string]*lambdatest.Invoker
 	calls []string // FunctionName:Qualifier of each invocation
+
+	descriptorCalls []string // the same, of the descriptor requests
 }
 
 func newFunctions(t *testing.T, handlers map[string]lambda.Handler) *functions {
@@ -63,7 +65,12 @@ func newFunctions(t *testing.T, handlers map[string]lambda.Handler) *functions {
 func (f *functions) Invoke(ctx context.Context, in *awslambda.InvokeInput, opts ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error) {
 	name := aws.ToString(in.FunctionName)
 	f.mu.Lock()
-	f.calls = append(f.calls, name+":"+aws.ToString(in.Qualifier))
+	if isDescriptorsCall(in.Payload) {
+		// The bridge's own descriptor requests are counted apart.
+		f.descriptorCalls = append(f.descriptorCalls, name+":"+aws.ToString(in.Qualifier))
+	} else {
+		f.calls = append(f.calls, name+":"+aws.ToString(in.Qualifier))
+	}
 	inv, ok := f.byFn[name]
 	f.mu.Unlock()
 	if !ok {
@@ -75,10 +82,37 @@ func (f *functions) Invoke(ctx context.Context, in *awslambda.InvokeInput, opts 
 	return inv.Invoke(ctx, in, opts...)
 }
 
+func (f *functions) InvokeWithResponseStream(ctx context.Context, in *awslambda.InvokeWithResponseStreamInput, opts ...func(*awslambda.Options)) (*awslambda.InvokeWithResponseStreamOutput, error) {
+	name := aws.ToString(in.FunctionName)
+	f.mu.Lock()
+	f.calls = append(f.calls, name+":"+aws.ToString(in.Qualifier))
+	inv, ok := f.byFn[name]
+	f.mu.Unlock()
+	if !ok {
+		return nil, &smithy.OperationError{ServiceID: "Lambda", OperationName: "InvokeWithResponseStream", Err: &smithy.GenericAPIError{
+			Code:    "ResourceNotFoundException",
+			Message: "Function not found: arn:aws:lambda:us-east-1:123456789012:function:" + name,
+		}}
+	}
+	return inv.InvokeWithResponseStream(ctx, in, opts...)
+}
+
+// isDescriptorsCall reports whether an invocation is the bridge asking for
+// the function's descriptors (runtime.FileDescriptorsMethod).
+func isDescriptorsCall(payload []byte) bool {
+	return bytes.Contains(payload, []byte(runtime.FileDescriptorsMethod))
+}
+
 func (f *functions) invocations() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.calls...)
+}
+
+func (f *functions) descriptorInvocations() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.descriptorCalls...)
 }
 
 // testFunction is a function serving TestService with testserver.
@@ -260,9 +294,11 @@ type recordingHandler struct {
 }
 
 func (r *recordingHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	r.mu.Lock()
-	r.payloads = append(r.payloads, bytes.Clone(payload))
-	r.mu.Unlock()
+	if !isDescriptorsCall(payload) {
+		r.mu.Lock()
+		r.payloads = append(r.payloads, bytes.Clone(payload))
+		r.mu.Unlock()
+	}
 	return r.h.Invoke(ctx, payload)
 }
 
@@ -347,7 +383,7 @@ func TestUnknownAndUnserved(t *testing.T) {
 		{"no route", routed.conn, "/nope.v1.Nope/Do", codes.Unimplemented, "unknown service nope.v1.Nope"},
 		{"function has no such service", fallback.conn, "/nope.v1.Nope/Do", codes.Unimplemented, "unknown service nope.v1.Nope"},
 		{"function has no such method", routed.conn, "/lambdatest.v1.TestService/Nope", codes.Unimplemented, "unknown method Nope for service lambdatest.v1.TestService"},
-		{"server-streaming method", routed.conn, testpb.TestService_Stream_FullMethodName, codes.Unimplemented, "lambda: /lambdatest.v1.TestService/Stream is a server-streaming method; the Lambda Invoke transport carries unary calls only"},
+		{"client-streaming method", routed.conn, testpb.TestService_Collect_FullMethodName, codes.Unimplemented, "lambda: /lambdatest.v1.TestService/Collect is a client-streaming method; a Lambda invocation takes its whole request before the function starts, so only unary and server-streaming methods are carried"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.conn.Invoke(context.Background(), tc.method, &testpb.EchoRequest{}, &testpb.EchoResponse{})

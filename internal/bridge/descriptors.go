@@ -226,17 +226,29 @@ func (b *Bridge) refreshMissing(ctx context.Context) {
 
 // clientStreams says whether the catalog knows method as client-streaming.
 func (b *Bridge) clientStreams(method string) bool {
+	md := b.method(method)
+	return md != nil && md.IsStreamingClient()
+}
+
+// serverStreams says whether the catalog knows method as server-streaming
+// only, the streaming kind an invocation carries.
+func (b *Bridge) serverStreams(method string) bool {
+	md := b.method(method)
+	return md != nil && md.IsStreamingServer() && !md.IsStreamingClient()
+}
+
+// method finds a method's descriptor in the catalog.
+func (b *Bridge) method(method string) protoreflect.MethodDescriptor {
 	service, name := splitMethod(method)
 	d, err := b.catalog.Load().files.FindDescriptorByName(protoreflect.FullName(service))
 	if err != nil {
-		return false
+		return nil
 	}
 	sd, ok := d.(protoreflect.ServiceDescriptor)
 	if !ok {
-		return false
+		return nil
 	}
-	md := sd.Methods().ByName(protoreflect.Name(name))
-	return md != nil && md.IsStreamingClient()
+	return sd.Methods().ByName(protoreflect.Name(name))
 }
 
 // servedBy returns the services the catalog lists for t, sorted.

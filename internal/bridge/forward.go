@@ -46,7 +46,17 @@ func (b *Bridge) forward(_ any, stream grpc.ServerStream) (err error) {
 	if err := b.checkCredentials(ctx, function); err != nil {
 		return err
 	}
+	if b.method(method) == nil {
+		// Whether a method streams is in its descriptor: ask the function
+		// for its descriptors once (a failure is asked again at most once
+		// per RefreshInterval); a method they do not know is forwarded as
+		// unary.
+		_ = b.fetch(ctx, t, false)
+	}
 	ctx = outgoingContext(ctx)
+	if b.serverStreams(method) {
+		return forwardStream(ctx, stream, t, method, in)
+	}
 	out := &invoke.RawMessage{}
 	var header, trailer metadata.MD
 	// The caller's own client enforces its receive limit on the response;
@@ -76,6 +86,55 @@ func (b *Bridge) forward(_ any, stream grpc.ServerStream) (err error) {
 		}
 	}
 	return stream.SendMsg(out)
+}
+
+// forwardStream forwards a server-streaming call: one streamed invocation
+// (InvokeWithResponseStream), whose header, messages, status and trailer
+// go to the caller as they come.
+func forwardStream(ctx context.Context, stream grpc.ServerStream, t *target, method string, in *invoke.RawMessage) error {
+	desc := &grpc.StreamDesc{ServerStreams: true}
+	cs, err := t.cc.NewStream(ctx, desc, method, grpc.MaxCallRecvMsgSize(math.MaxInt))
+	if err != nil {
+		return err
+	}
+	if err := cs.SendMsg(in); err != nil {
+		return endStream(stream, cs, err)
+	}
+	_ = cs.CloseSend()
+	// The header goes on when it comes: before the first message, or with
+	// the status (nil then when the function sent none).
+	if header, err := cs.Header(); err == nil && header != nil {
+		if err := stream.SendHeader(header); err != nil {
+			return err
+		}
+	}
+	for {
+		out := &invoke.RawMessage{}
+		if err := cs.RecvMsg(out); err != nil {
+			if errors.Is(err, io.EOF) {
+				return endStream(stream, cs, nil)
+			}
+			return endStream(stream, cs, err)
+		}
+		if err := stream.SendMsg(out); err != nil {
+			return err
+		}
+	}
+}
+
+// endStream passes on a forwarded stream's trailer and status.
+func endStream(stream grpc.ServerStream, cs grpc.ClientStream, err error) error {
+	trailer := cs.Trailer()
+	if len(trailer) > 0 {
+		stream.SetTrailer(trailer)
+	}
+	if err == nil {
+		return nil
+	}
+	if st, ok := sentStatus(err, trailer); ok && st.Code() != codes.OK {
+		return st.Err()
+	}
+	return err
 }
 
 // receive reads the call's one request message. Like grpc-go's server for a

@@ -203,7 +203,7 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 		// cancellation, whatever the server said.
 		return status.FromContextError(ctxErr).Err()
 	}
-	env, st := decodeResponse(out)
+	env, st := decodeResponse(out, cc.opts.jsonMode)
 	if st != nil {
 		return st.Err()
 	}
@@ -239,8 +239,13 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 
 // decodeResponse reads the invocation's output: a response envelope, or a
 // failure of the invocation itself, which becomes a status (see errors.go).
-func decodeResponse(out *lambda.InvokeOutput) (*wire.Response, *status.Status) {
+func decodeResponse(out *lambda.InvokeOutput, jsonMode bool) (*wire.Response, *status.Status) {
 	env, err := wire.ParseResponse(out.Payload)
+	if err != nil && out.FunctionError == nil && looksFramed(out.Payload) {
+		// A server-streaming method called as unary: its frames, read as
+		// grpc-go's client reads a stream for a unary call.
+		return framedResponse(out.Payload, jsonMode)
+	}
 	switch {
 	case out.FunctionError != nil:
 		return nil, functionErrorStatus(aws.ToString(out.FunctionError), env, out.Payload)
@@ -253,6 +258,29 @@ func decodeResponse(out *lambda.InvokeOutput) (*wire.Response, *status.Status) {
 		return nil, status.Newf(codes.Internal, "lambda: response envelope version %d is not supported; this client speaks version %d", env.Version, wire.EnvelopeVersion)
 	case env.Code == 0 && !env.HasBody && !env.HasJSON:
 		return nil, status.New(codes.Internal, `lambda: malformed response envelope: status OK without "body" or "json"`)
+	}
+	return env, nil
+}
+
+// looksFramed reports whether a payload starts like stream framing
+// (docs/protocol.md): a header, message or end frame.
+func looksFramed(p []byte) bool {
+	return len(p) >= wire.FramePrefixSize && p[0] <= wire.FrameEnd
+}
+
+// framedResponse reads a framed answer as a unary call's: grpc-go's client
+// wants exactly one message before an OK status.
+func framedResponse(payload []byte, jsonMode bool) (*wire.Response, *status.Status) {
+	env, n, err := wire.ParseFrames(payload, jsonMode)
+	if err != nil {
+		return nil, nonEnvelopeStatus(payload)
+	}
+	if env.Code == 0 && n != 1 {
+		env.Code = int64(codes.Internal)
+		env.Message = "cardinality violation: received no response message from non-server-streaming RPC"
+		if n > 1 {
+			env.Message = "cardinality violation: expected <EOF> for non server-streaming RPCs, but received another message"
+		}
 	}
 	return env, nil
 }

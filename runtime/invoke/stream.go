@@ -664,7 +664,7 @@ func (s *clientStream) readEnvelope(r *eventReader) *streamEnd {
 	if len(payload) > wire.MaxPayloadSize {
 		return &streamEnd{err: nonEnvelopeStatus(payload).Err()}
 	}
-	env, st := decodeResponse(&lambda.InvokeOutput{Payload: payload})
+	env, st := decodeResponse(&lambda.InvokeOutput{Payload: payload}, false)
 	if st != nil {
 		return &streamEnd{err: st.Err()}
 	}

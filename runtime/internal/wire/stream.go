@@ -1,10 +1,13 @@
 package wire
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"google.golang.org/grpc/metadata"
 )
@@ -118,4 +121,50 @@ func ParseHeaderFrame(data []byte) (metadata.MD, error) {
 		}
 	}
 	return md, err
+}
+
+// ParseFrames reads a whole framed answer (a server-streaming call's, read
+// by a unary caller) as one response envelope: the header frame's header,
+// the end frame's status, details and trailer, and the last message as the
+// body (base64 in binary mode, as an envelope carries it). messages is how
+// many message frames there were.
+func ParseFrames(payload []byte, jsonMode bool) (env *Response, messages int, err error) {
+	r := bytes.NewReader(payload)
+	var header metadata.MD
+	var last []byte
+	for {
+		flags, data, err := ReadFrame(r, nil, math.MaxInt32)
+		if err != nil {
+			if err == io.EOF {
+				err = ErrTruncatedFrame
+			}
+			return nil, 0, err
+		}
+		switch flags {
+		case FrameHeader:
+			if header, err = ParseHeaderFrame(data); err != nil {
+				return nil, 0, err
+			}
+		case FrameMessage:
+			messages++
+			last = data
+		case FrameEnd:
+			if env, err = ParseResponse(data); err != nil {
+				return nil, 0, err
+			}
+			if header != nil {
+				env.Header = header
+			}
+			if env.Code == 0 && messages > 0 {
+				if jsonMode {
+					env.JSON, env.HasJSON = last, true
+				} else {
+					env.Body, env.HasBody = base64.StdEncoding.AppendEncode(nil, last), true
+				}
+			}
+			return env, messages, nil
+		default:
+			return nil, 0, fmt.Errorf("unknown frame flags %#x", flags)
+		}
+	}
 }
