@@ -328,20 +328,6 @@ func TestProcessExitMidCall(t *testing.T) {
 	}
 }
 
-// TestStreamingIsUnimplemented: the streaming method fails on the client with
-// a clear UNIMPLEMENTED and sends nothing.
-func TestStreamingIsUnimplemented(t *testing.T) {
-	t.Parallel()
-	em := startEmulator(t, emulatorConfig{Function: testFunction})
-	_, err := testClient(em).Stream(context.Background(), &testpb.EchoRequest{Message: "s"})
-	if st := status.Convert(err); st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "server-streaming") {
-		t.Errorf("got %v %q, want Unimplemented saying the method is server-streaming", st.Code(), st.Message())
-	}
-	if em.Requests() != 0 {
-		t.Errorf("%d requests, want none", em.Requests())
-	}
-}
-
 // TestRefusedConnectionIsRetried: with no one listening, no invocation can
 // have run, so any method is retried (RetryPolicy.MaxAttempts in all) before
 // the caller gets UNAVAILABLE.
