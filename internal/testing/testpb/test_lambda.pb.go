@@ -39,8 +39,9 @@ const (
 // TestServiceLambdaClient is protoc-gen-go-grpc's TestServiceClient, the client API
 // for the TestService service. Over an invoke.ClientConn (package
 // runtime/invoke) each unary call is one invocation of the function through
-// the AWS Lambda Invoke API, and streaming methods fail with
-// codes.Unimplemented.
+// the AWS Lambda Invoke API, each server-streaming call one
+// InvokeWithResponseStream, and client-streaming and bidirectional methods
+// fail with codes.Unimplemented.
 //
 // TestService does what each request asks.
 type TestServiceLambdaClient = TestServiceClient

@@ -37,8 +37,9 @@ const (
 // OrderServiceLambdaClient is protoc-gen-go-grpc's OrderServiceClient, the client API
 // for the OrderService service. Over an invoke.ClientConn (package
 // runtime/invoke) each unary call is one invocation of the function through
-// the AWS Lambda Invoke API, and streaming methods fail with
-// codes.Unimplemented.
+// the AWS Lambda Invoke API, each server-streaming call one
+// InvokeWithResponseStream, and client-streaming and bidirectional methods
+// fail with codes.Unimplemented.
 //
 // OrderService takes and tracks customer orders.
 type OrderServiceLambdaClient = OrderServiceClient
