@@ -2,8 +2,10 @@ package wire
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // This file reads the HTTP events Lambda's HTTP front ends send a function
@@ -83,10 +85,13 @@ type eventScan struct {
 	sawV, sawHTTPMethod, sawRawPath, sawCtxHTTP, sawELB bool
 	version2                                            bool
 	ctxMethod, httpMethod                               string
-	single, multi                                       []Field
-	hasMulti                                            bool
-	query, multiQuery                                   []Field
-	hasMultiQuery                                       bool
+	// The strings, checked and found while scanning, and copied at the
+	// end into one allocation (stringArena); of the objects of headers and
+	// query parameters, only those the shape says the answer uses.
+	path, rawQuery                   textAt
+	cookies                          cookiesAt
+	single, multi, query, multiQuery fieldsAt
+	headerSpans                      fieldSpans // single's
 }
 
 // ParseHTTPEvent decodes payload as an HTTP event. isEvent reports whether
@@ -94,39 +99,63 @@ type eventScan struct {
 // "httpMethod", "rawPath" or a requestContext with "http" or "elb". When it
 // is, err reports a syntax error after the point where that was clear; the
 // caller answers it with an HTTP error.
+//
+// The strings of ev (path, query, headers, cookies; not Body) are copies,
+// not parts of payload: a handler may keep its incoming metadata after the
+// call, when the Lambda runtime reuses the payload's buffer. They share one
+// allocation (stringArena), but for names with escapes or long non-ASCII
+// ones.
 func ParseHTTPEvent(payload []byte, ev *HTTPEvent) (isEvent bool, err error) {
 	var sc eventScan
 	err = scanEvent(payload, ev, &sc)
 	isEvent = !sc.sawV && (sc.sawHTTPMethod || sc.sawRawPath || sc.sawCtxHTTP || sc.sawELB)
+	var header, query *fieldsAt
+	if isEvent {
+		switch {
+		case sc.sawELB:
+			ev.Shape = ShapeALB
+			ev.QueryEncoded = true
+			ev.MultiValue = sc.multi.present || sc.multiQuery.present
+		case sc.version2 || sc.sawRawPath || sc.sawCtxHTTP:
+			ev.Shape = ShapeV2
+		default:
+			ev.Shape = ShapeV1
+		}
+		header = &sc.single
+		if ev.Shape == ShapeV2 {
+			ev.Method = sc.ctxMethod
+		} else {
+			ev.Method = sc.httpMethod
+			// Where both forms are present (REST API), the multi-value one
+			// has every value.
+			if sc.multi.present {
+				header = &sc.multi
+			}
+			query = &sc.query
+			if sc.multiQuery.present {
+				query = &sc.multiQuery
+			}
+		}
+	}
+	var strs stringArena
+	size := sc.path.size() + sc.rawQuery.size() + sc.cookies.size
+	if header != nil {
+		size += header.size
+	}
+	if query != nil {
+		size += query.size
+	}
+	strs.b.Grow(size)
+	sc.path.read(payload, &strs, &ev.Path)
+	sc.rawQuery.read(payload, &strs, &ev.RawQuery)
+	sc.cookies.read(payload, &strs, ev)
 	if !isEvent {
 		return false, err
 	}
-	switch {
-	case sc.sawELB:
-		ev.Shape = ShapeALB
-		ev.QueryEncoded = true
-		ev.MultiValue = sc.hasMulti || sc.hasMultiQuery
-	case sc.version2 || sc.sawRawPath || sc.sawCtxHTTP:
-		ev.Shape = ShapeV2
-	default:
-		ev.Shape = ShapeV1
-	}
-	if ev.Shape == ShapeV2 {
-		ev.Method = sc.ctxMethod
-		ev.Header = sc.single
-		ev.Query = nil
-	} else {
-		ev.Method = sc.httpMethod
-		// Where both forms are present (REST API), the multi-value one has
-		// every value.
-		ev.Header = sc.single
-		if sc.hasMulti {
-			ev.Header = sc.multi
-		}
-		ev.Query = sc.query
-		if sc.hasMultiQuery {
-			ev.Query = sc.multiQuery
-		}
+	ev.Header = header.read(payload, &strs, true, header == &sc.multi, &sc.headerSpans)
+	ev.Query = nil
+	if query != nil {
+		ev.Query = query.read(payload, &strs, false, query == &sc.multiQuery, nil)
 	}
 	return true, err
 }
@@ -136,7 +165,7 @@ func scanEvent(payload []byte, ev *HTTPEvent, sc *eventScan) error {
 	if err := r.expect('{'); err != nil {
 		return err
 	}
-	it := objectIter{r: r}
+	it := fastIter{r: r}
 	for {
 		key, ok, err := it.next()
 		if err != nil {
@@ -145,7 +174,7 @@ func scanEvent(payload []byte, ev *HTTPEvent, sc *eventScan) error {
 		if !ok {
 			return r.end()
 		}
-		if r.null() {
+		if r.nullFast() {
 			if string(key) == "v" {
 				sc.sawV = true
 			}
@@ -154,51 +183,44 @@ func scanEvent(payload []byte, ev *HTTPEvent, sc *eventScan) error {
 		switch string(key) {
 		case "v":
 			sc.sawV = true
-			_, err = r.skip()
+			err = r.skipFast()
 		case "version":
 			var s []byte
-			if s, err = r.str(); err == nil {
+			if s, err = r.strFast(); err == nil {
 				sc.version2 = string(s) == "2.0"
 			}
 		case "rawPath":
 			sc.sawRawPath = true
-			ev.Path, err = readString(r)
+			err = sc.path.scan(r)
 		case "path":
 			if !sc.sawRawPath {
-				ev.Path, err = readString(r)
+				err = sc.path.scan(r)
 			} else {
-				_, err = r.skip()
+				err = r.skipFast()
 			}
 		case "rawQueryString":
-			ev.RawQuery, err = readString(r)
+			err = sc.rawQuery.scan(r)
 		case "httpMethod":
 			sc.sawHTTPMethod = true
-			sc.httpMethod, err = readString(r)
+			sc.httpMethod, err = readMethod(r)
 		case "headers":
-			sc.single, err = readFields(r, sc.single[:0], true)
+			err = sc.single.scan(r, true, false, &sc.headerSpans)
 		case "multiValueHeaders":
-			sc.hasMulti = true
-			sc.multi, err = readMultiFields(r, sc.multi[:0], true)
+			err = sc.multi.scan(r, true, true, nil)
 		case "queryStringParameters":
-			sc.query, err = readFields(r, sc.query[:0], false)
+			err = sc.query.scan(r, false, false, nil)
 		case "multiValueQueryStringParameters":
-			sc.hasMultiQuery = true
-			sc.multiQuery, err = readMultiFields(r, sc.multiQuery[:0], false)
+			err = sc.multiQuery.scan(r, false, true, nil)
 		case "cookies":
-			ev.Cookies = ev.Cookies[:0]
-			err = r.array(func() error {
-				s, err := readString(r)
-				ev.Cookies = append(ev.Cookies, s)
-				return err
-			})
+			err = sc.cookies.scan(r)
 		case "body":
-			ev.Body, err = r.str()
+			ev.Body, err = r.strFast()
 		case "isBase64Encoded":
 			ev.Base64, err = readBool(r)
 		case "requestContext":
 			err = scanRequestContext(r, sc)
 		default:
-			_, err = r.skip()
+			err = r.skipFast()
 		}
 		if err != nil {
 			return err
@@ -209,41 +231,392 @@ func scanEvent(payload []byte, ev *HTTPEvent, sc *eventScan) error {
 // scanRequestContext reads what the shape and method need from
 // "requestContext" and skips the rest.
 func scanRequestContext(r *jsonReader, sc *eventScan) error {
-	if r.peek() != '{' {
-		_, err := r.skip()
-		return err
+	if r.peekFast() != '{' {
+		return r.skipFast()
 	}
-	return r.object(func(key []byte) error {
+	r.pos++
+	it := fastIter{r: r}
+	for {
+		key, ok, err := it.next()
+		if err != nil || !ok {
+			return err
+		}
 		switch string(key) {
 		case "elb":
-			if !r.null() {
+			if !r.nullFast() {
 				sc.sawELB = true
-				_, err := r.skip()
-				return err
+				err = r.skipFast()
 			}
-			return nil
 		case "http":
-			if r.null() {
-				return nil
+			if !r.nullFast() {
+				sc.sawCtxHTTP = true
+				err = scanContextHTTP(r, sc)
 			}
-			sc.sawCtxHTTP = true
-			if r.peek() != '{' {
-				_, err := r.skip()
-				return err
-			}
-			return r.object(func(key []byte) error {
-				if string(key) == "method" && !r.null() {
-					var err error
-					sc.ctxMethod, err = readString(r)
-					return err
-				}
-				_, err := r.skip()
-				return err
-			})
+		default:
+			err = r.skipFast()
 		}
-		_, err := r.skip()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// scanContextHTTP reads requestContext.http's method.
+func scanContextHTTP(r *jsonReader, sc *eventScan) error {
+	if r.peekFast() != '{' {
+		return r.skipFast()
+	}
+	r.pos++
+	it := fastIter{r: r}
+	for {
+		key, ok, err := it.next()
+		if err != nil || !ok {
+			return err
+		}
+		switch {
+		case string(key) != "method":
+			err = r.skipFast()
+		case !r.nullFast():
+			sc.ctxMethod, err = readMethod(r)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readMethod reads an HTTP method; the usual ones cost no allocation.
+func readMethod(r *jsonReader) (string, error) {
+	s, err := r.strFast()
+	if err != nil {
+		return "", err
+	}
+	switch string(s) {
+	case "GET":
+		return "GET", nil
+	case "POST":
+		return "POST", nil
+	case "OPTIONS":
+		return "OPTIONS", nil
+	case "HEAD":
+		return "HEAD", nil
+	case "PUT":
+		return "PUT", nil
+	case "DELETE":
+		return "DELETE", nil
+	case "PATCH":
+		return "PATCH", nil
+	}
+	return string(s), nil
+}
+
+// textAt is a string of the event found while scanning: the last one of
+// its field.
+type textAt struct {
+	set        bool
+	start, end int    // where its text is in the payload, when unescaped is nil
+	unescaped  []byte // its text when it has escapes
+}
+
+func (t *textAt) scan(r *jsonReader) error {
+	s, start, aliased, err := r.strSpan()
+	*t = textAt{set: true} // as the model, "" after an error
+	switch {
+	case err != nil:
+		return err
+	case aliased:
+		t.start, t.end = start, start+len(s)
+	default:
+		t.unescaped = s
+	}
+	return nil
+}
+
+func (t *textAt) size() int { return t.end - t.start + len(t.unescaped) }
+
+func (t *textAt) read(payload []byte, strs *stringArena, dst *string) {
+	switch {
+	case !t.set:
+	case t.unescaped != nil:
+		*dst = strs.copy(t.unescaped)
+	default:
+		*dst = strs.copy(payload[t.start:t.end])
+	}
+}
+
+// cookiesAt is a 2.0 event's "cookies", an array of strings: the last one.
+// An array that checkStrings does not pass is read at once by the model
+// reader, for its error.
+type cookiesAt struct {
+	set       bool
+	pos, n    int
+	size      int // bytes of text at most
+	model     bool
+	modelRead []string
+}
+
+func (c *cookiesAt) scan(r *jsonReader) error {
+	*c = cookiesAt{set: true, pos: r.pos}
+	var ok bool
+	if c.n, c.size, ok = checkStrings(r); ok {
+		return nil
+	}
+	r.pos = c.pos
+	c.model, c.size = true, 0
+	return r.array(func() error {
+		s, err := readString(r)
+		c.modelRead = append(c.modelRead, s)
 		return err
 	})
+}
+
+func (c *cookiesAt) read(payload []byte, strs *stringArena, ev *HTTPEvent) {
+	switch {
+	case !c.set:
+		return
+	case c.model || c.n == 0:
+		ev.Cookies = c.modelRead
+		return
+	}
+	cookies := make([]string, c.n)
+	r := &jsonReader{data: payload, pos: c.pos}
+	for i := range cookies {
+		r.peekFast()
+		r.pos++ // '[' or ','
+		cookies[i] = strs.read(r)
+	}
+	ev.Cookies = cookies
+}
+
+// checkStrings consumes an array of strings, as the model reader of
+// "cookies" would, and counts them and their bytes (at most: escapes are
+// counted as written); ok is false, and r.pos anywhere, for anything else.
+func checkStrings(r *jsonReader) (n, size int, ok bool) {
+	if r.peekFast() != '[' {
+		return 0, 0, false
+	}
+	r.pos++
+	if r.peekFast() == ']' {
+		r.pos++
+		return 0, 0, true
+	}
+	for {
+		m, _, ok := checkString(r)
+		if !ok {
+			return 0, 0, false
+		}
+		n++
+		size += m
+		switch r.peekFast() {
+		case ',':
+			r.pos++
+		case ']':
+			r.pos++
+			return n, size, true
+		default:
+			return 0, 0, false
+		}
+	}
+}
+
+// checkString consumes a string and returns its length as written, less
+// the quotes, and whether it has escapes; ok is false for anything else.
+func checkString(r *jsonReader) (n int, plain, ok bool) {
+	if r.peekFast() != '"' {
+		return 0, false, false
+	}
+	start := r.pos
+	plain, err := r.strSkip()
+	if err != nil {
+		return 0, false, false
+	}
+	return r.pos - start - 2, plain, true
+}
+
+// fieldsAt is an object of headers or query parameters: "name":"value"
+// (single) or "name":["value",...] (multi), null values skipped; the last
+// one of its field. scan checks it where it is and counts its values;
+// read makes the Fields. An object that the check does not pass is read at
+// once by the model reader (readFields, readMultiFields), for its error.
+type fieldsAt struct {
+	present   bool // a non-null object was seen
+	pos       int  // where it starts in the payload
+	n         int  // values
+	size      int  // bytes of names and values at most
+	model     bool
+	modelRead []Field
+	// The check noted where each field is (in the fieldSpans it was
+	// given), for read not to go over the object again.
+	noted bool
+}
+
+// fieldSpans is where the names and values of an object of single fields
+// are in the payload, when none has escapes and there are at most
+// maxFieldSpans of them.
+type fieldSpans struct {
+	ok bool
+	n  int
+	at [maxFieldSpans]struct{ name, value span }
+}
+
+const maxFieldSpans = 32
+
+type span struct{ start, end int32 }
+
+func (s span) of(b []byte) []byte { return b[s.start:s.end] }
+
+// scan checks the object at r, noting its fields in spans if not nil.
+func (f *fieldsAt) scan(r *jsonReader, lower, multi bool, spans *fieldSpans) error {
+	*f = fieldsAt{present: true, pos: r.pos}
+	var ok bool
+	if f.n, f.size, ok = checkFields(r, multi, spans); ok {
+		f.noted = spans != nil && spans.ok
+		return nil
+	}
+	r.pos = f.pos
+	f.model, f.size = true, 0
+	var err error
+	if multi {
+		f.modelRead, err = readMultiFields(r, nil, lower)
+	} else {
+		f.modelRead, err = readFields(r, nil, lower)
+	}
+	return err
+}
+
+// checkFields consumes an object of fields as the model readers accept it
+// and counts its values and bytes (at most); ok is false, and r.pos
+// anywhere, for anything else. spans, if not nil, is set for single
+// fields.
+func checkFields(r *jsonReader, multi bool, spans *fieldSpans) (n, size int, ok bool) {
+	if r.peekFast() != '{' {
+		return 0, 0, false
+	}
+	r.pos++
+	if spans != nil {
+		spans.ok, spans.n = !multi && len(r.data) <= math.MaxInt32, 0
+	}
+	it := fastIter{r: r}
+	for {
+		key, more, err := it.next()
+		if err != nil {
+			return 0, 0, false
+		}
+		if !more {
+			return n, size, true
+		}
+		if r.nullFast() {
+			continue
+		}
+		var m, k int
+		if multi {
+			k, m, ok = checkStrings(r)
+		} else {
+			k = 1
+			var plain bool
+			m, plain, ok = checkString(r)
+			if spans != nil && spans.ok {
+				if spans.ok = plain && it.keyAliased && spans.n < maxFieldSpans; spans.ok {
+					at := &spans.at[spans.n]
+					at.name = span{int32(it.keyStart), int32(it.keyStart + len(key))}
+					at.value = span{int32(r.pos - 1 - m), int32(r.pos - 1)}
+					spans.n++
+				}
+			}
+		}
+		if !ok {
+			return 0, 0, false
+		}
+		n += k
+		size += m + len(key)
+	}
+}
+
+// read returns the fields of the object scan checked, their strings in
+// strs; spans is what scan was given.
+func (f *fieldsAt) read(payload []byte, strs *stringArena, lower, multi bool, spans *fieldSpans) []Field {
+	if f.model || f.n == 0 {
+		return f.modelRead
+	}
+	if f.noted {
+		dst := make([]Field, spans.n)
+		for i, at := range spans.at[:spans.n] {
+			dst[i] = Field{Name: fieldNameIn(strs, at.name.of(payload), true, lower), Value: strs.copy(at.value.of(payload))}
+		}
+		return dst
+	}
+	dst := make([]Field, 0, f.n)
+	r := &jsonReader{data: payload, pos: f.pos}
+	r.peekFast()
+	r.pos++ // '{'
+	it := fastIter{r: r}
+	for {
+		key, ok, _ := it.next()
+		if !ok {
+			return dst
+		}
+		if r.nullFast() {
+			continue
+		}
+		name := fieldNameIn(strs, key, it.keyAliased, lower)
+		if !multi {
+			dst = append(dst, Field{Name: name, Value: strs.read(r)})
+			continue
+		}
+		r.peekFast()
+		r.pos++ // '['
+		if r.peekFast() == ']' {
+			r.pos++
+			continue
+		}
+		for {
+			dst = append(dst, Field{Name: name, Value: strs.read(r)})
+			if r.peekFast() == ']' {
+				r.pos++
+				break
+			}
+			r.pos++ // ','
+		}
+	}
+}
+
+// fieldNameIn is fieldName(key, lower), made in strs when key is the
+// payload's text (aliased): copying a name costs less than looking it up
+// among the common ones.
+func fieldNameIn(strs *stringArena, key []byte, aliased, lower bool) string {
+	switch {
+	case !aliased:
+		return fieldName(key, lower)
+	case !lower || !hasUpper(key):
+		return strs.copy(key)
+	case lowersAsASCII(key):
+		return strs.lower(key)
+	}
+	return fieldName(key, lower)
+}
+
+func hasUpper(b []byte) bool {
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// lowersAsASCII reports whether fieldName lowers key as stringArena.lower
+// does, A-Z only: always but for a long name with non-ASCII bytes, which
+// it lowers with strings.ToLower.
+func lowersAsASCII(key []byte) bool {
+	if len(key) <= 32 {
+		return true
+	}
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func readString(r *jsonReader) (string, error) {
