@@ -41,6 +41,24 @@ func setupFloor(_ testing.TB, srv benchv1.BenchServiceServer) call {
 	}
 }
 
+// floorFunction is the floor path's server half, as a function's handler:
+// the request's base64 text in, base64 decode, proto.Unmarshal, srv.Echo,
+// proto.Marshal, base64 encode, the response's base64 text out
+// (BenchmarkHTTPParts' part=invoke-floor).
+func floorFunction(srv benchv1.BenchServiceServer) func(context.Context, []byte) ([]byte, error) {
+	return func(ctx context.Context, in []byte) ([]byte, error) {
+		req := new(benchv1.EchoRequest)
+		if err := decodeBase64Proto(in, req); err != nil {
+			return nil, err
+		}
+		resp, err := srv.Echo(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return encodeBase64Proto(resp)
+	}
+}
+
 // encodeBase64Proto returns m in the binary protobuf encoding, as standard
 // base64 text.
 func encodeBase64Proto(m proto.Message) ([]byte, error) {

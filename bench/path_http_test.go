@@ -225,16 +225,26 @@ func readGRPCWebResponse(b []byte) ([]byte, error) {
 	return nil, fmt.Errorf("grpc-web: trailer without grpc-status: %q", trailer)
 }
 
-// BenchmarkHTTPParts times the parts of the http-* paths' calls alone, on
-// the bytes those paths send, to tell the function's cost from the front
-// end's: part=invoke-<path> is the function's handler for one request (the
-// same bytes each iteration: a prebuilt Function URL event through
-// runtime.Server.Invoke for http-connect and http-grpcweb, the lambda path's
-// Invoke envelope through runtime.Server.Invoke for lambda, and the connect
-// and gateway paths' API Gateway events through lambda.NewHandler around the
-// api-proxy); part=event-encode and part=response-decode are the front
-// end's encoding/json work of an http-connect call (building and marshalling
-// the event; unmarshalling the response event and decoding its base64 body).
+// BenchmarkHTTPParts times the parts of a call alone, on the bytes the
+// paths send, to tell the function's cost from the front end's.
+//
+// part=invoke-<path> is the function: one request's bytes in, the
+// function's handler, the response's bytes out, the same request each
+// iteration (built once, outside the timed loop, as the path builds it).
+// This is the issue's definition of the http-* paths ("a Function URL event
+// in, the response event out, through Server.Invoke"), and the same
+// measurement of the others: runtime.Server.Invoke on the Function URL
+// event for http-connect and http-grpcweb and on the Invoke envelope for
+// lambda; lambda.NewHandler around the api-proxy for connect and gateway
+// (aws-lambda-go's encoding/json decoding of the event and encoding of the
+// response event, the proxy, the router, the handler); for floor, its
+// server half (base64 decode, proto.Unmarshal, Echo, proto.Marshal, base64
+// encode). wire-B/op is the request's bytes plus the response's.
+// bench/cmd/benchtable turns these rows into the "function alone" table.
+//
+// part=event-encode and part=response-decode are the front end's
+// encoding/json work of an http-connect call (building and marshalling the
+// event; unmarshalling the response event and decoding its base64 body).
 func BenchmarkHTTPParts(b *testing.B) {
 	ctx := context.Background()
 	for _, s := range sizes[:2] {
@@ -327,12 +337,27 @@ func BenchmarkHTTPParts(b *testing.B) {
 				return nil
 			}
 		}
+		floorIn, err := encodeBase64Proto(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		checkFloor := func(out []byte) error {
+			got := new(benchv1.EchoResponse)
+			if err := decodeBase64Proto(out, got); err != nil {
+				return err
+			}
+			if !proto.Equal(got, want) {
+				return fmt.Errorf("response differs from the request's echo")
+			}
+			return nil
+		}
 		invokes := []struct {
 			name   string
 			invoke func(context.Context, []byte) ([]byte, error)
 			in     []byte
 			check  func([]byte) error // nil: lambdaEnvelope checked the answer
 		}{
+			{"floor", floorFunction(echoServer{}), floorIn, checkFloor},
 			{"lambda", srv.Invoke, envelope, nil},
 			{"http-connect", srv.Invoke, httpConnect, checkFunctionURL(false)},
 			{"http-grpcweb", srv.Invoke, httpGRPCWeb, checkFunctionURL(true)},
@@ -347,6 +372,7 @@ func BenchmarkHTTPParts(b *testing.B) {
 			if err != nil {
 				b.Fatalf("size=%s part=invoke-%s: %v", s.name, inv.name, err)
 			}
+			wire := len(inv.in) + len(out)
 			b.Run("size="+s.name+"/part=invoke-"+inv.name, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
@@ -354,6 +380,7 @@ func BenchmarkHTTPParts(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric(float64(wire), "wire-B/op")
 			})
 		}
 		b.Run("size="+s.name+"/part=event-encode", func(b *testing.B) {

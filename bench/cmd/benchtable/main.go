@@ -1,12 +1,15 @@
-// Command benchtable reads `go test -bench 'BenchmarkUnary' -benchmem`
-// output on stdin and prints a markdown table of BenchmarkUnary results with
-// ratios against the floor, lambda, gateway and connect paths of the same
-// size, and the allocations over floor's. When a benchmark appears more than
-// once (-count>1) each metric is the median of its runs, and each ratio is
-// the ratio of the medians.
+// Command benchtable reads `go test -bench 'BenchmarkUnary|BenchmarkHTTPParts'
+// -benchmem` output on stdin and prints markdown tables: one of
+// BenchmarkUnary results (whole calls) and, when the input has them, one of
+// BenchmarkHTTPParts' part=invoke-<path> results (the function alone:
+// request bytes in, the function's handler, response bytes out), each with
+// ratios against the floor, lambda, gateway and connect rows of the same
+// size and table, and the allocations over floor's. When a benchmark
+// appears more than once (-count>1, or several rounds) each metric is the
+// median of its runs, and each ratio is the ratio of the medians.
 //
 // The raw protobuf size a wire ratio is taken against is derived from the
-// floor path: its wire-B/op is the base64 text of the request plus that of
+// floor row: its wire-B/op is the base64 text of the request plus that of
 // the response, so the protobuf bytes are about 3/4 of it.
 package main
 
@@ -21,9 +24,15 @@ import (
 	"strings"
 )
 
-var nameRE = regexp.MustCompile(`^BenchmarkUnary/size=([^/]+)/path=(.+?)(?:-\d+)?$`)
+var nameRE = regexp.MustCompile(`^Benchmark(Unary|HTTPParts)/size=([^/]+)/(?:path|part=invoke)[=-](.+?)(?:-\d+)?$`)
 
-type key struct{ size, path string }
+// The tables, in the order they are printed.
+var tables = []struct{ family, title string }{
+	{"Unary", ""},
+	{"HTTPParts", "The function alone (BenchmarkHTTPParts, part=invoke-<path>): request bytes in, the function's handler, response bytes out."},
+}
+
+type key struct{ family, size, path string }
 
 func main() {
 	if err := run(os.Stdin, os.Stdout); err != nil {
@@ -47,7 +56,7 @@ func run(r io.Reader, w io.Writer) error {
 		if m == nil {
 			continue
 		}
-		k := key{m[1], m[2]}
+		k := key{m[1], m[2], m[3]}
 		if !seen["s"+k.size] {
 			seen["s"+k.size] = true
 			sizes = append(sizes, k.size)
@@ -72,7 +81,7 @@ func run(r io.Reader, w io.Writer) error {
 		return err
 	}
 	if len(samples) == 0 {
-		return fmt.Errorf("no BenchmarkUnary results on stdin")
+		return fmt.Errorf("no BenchmarkUnary or BenchmarkHTTPParts part=invoke-* results on stdin")
 	}
 	get := func(k key, unit string) (float64, bool) {
 		vs := samples[k][unit]
@@ -81,30 +90,48 @@ func run(r io.Reader, w io.Writer) error {
 		}
 		return median(vs), true
 	}
-	fmt.Fprintln(w, "| size | path | ns/op | B/op | allocs/op | wire-B/op | CPU ×floor | CPU ×lambda | allocs ×floor | allocs −floor | CPU gateway÷path | CPU connect÷path | wire ÷ raw proto |")
-	fmt.Fprintln(w, "| ---- | ---- | ----: | ---: | --------: | --------: | ---------: | ----------: | ------------: | ------------: | ---------------: | ---------------: | ---------------: |")
-	for _, s := range sizes {
-		floorNs, okFN := get(key{s, "floor"}, "ns/op")
-		floorAllocs, okFA := get(key{s, "floor"}, "allocs/op")
-		floorWire, okFW := get(key{s, "floor"}, "wire-B/op")
-		lambdaNs, okL := get(key{s, "lambda"}, "ns/op")
-		gwNs, okG := get(key{s, "gateway"}, "ns/op")
-		connNs, okC := get(key{s, "connect"}, "ns/op")
-		for _, p := range paths {
-			k := key{s, p}
-			if samples[k] == nil {
-				continue
+	first := true
+	for _, t := range tables {
+		has := false
+		for k := range samples {
+			has = has || k.family == t.family
+		}
+		if !has {
+			continue
+		}
+		if !first {
+			fmt.Fprintln(w)
+		}
+		first = false
+		if t.title != "" {
+			fmt.Fprintln(w, t.title)
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w, "| size | path | ns/op | B/op | allocs/op | wire-B/op | CPU ×floor | CPU ×lambda | allocs ×floor | allocs −floor | CPU gateway÷path | CPU connect÷path | wire ÷ raw proto |")
+		fmt.Fprintln(w, "| ---- | ---- | ----: | ---: | --------: | --------: | ---------: | ----------: | ------------: | ------------: | ---------------: | ---------------: | ---------------: |")
+		for _, s := range sizes {
+			floorNs, okFN := get(key{t.family, s, "floor"}, "ns/op")
+			floorAllocs, okFA := get(key{t.family, s, "floor"}, "allocs/op")
+			floorWire, okFW := get(key{t.family, s, "floor"}, "wire-B/op")
+			lambdaNs, okL := get(key{t.family, s, "lambda"}, "ns/op")
+			gwNs, okG := get(key{t.family, s, "gateway"}, "ns/op")
+			connNs, okC := get(key{t.family, s, "connect"}, "ns/op")
+			for _, p := range paths {
+				k := key{t.family, s, p}
+				if samples[k] == nil {
+					continue
+				}
+				ns, okN := get(k, "ns/op")
+				bop, okB := get(k, "B/op")
+				allocs, okA := get(k, "allocs/op")
+				wire, okW := get(k, "wire-B/op")
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s, p,
+					num(ns, okN), num(bop, okB), num(allocs, okA), num(wire, okW),
+					ratio(ns, floorNs, okN && okFN), ratio(ns, lambdaNs, okN && okL),
+					ratio(allocs, floorAllocs, okA && okFA), diff(allocs, floorAllocs, okA && okFA),
+					ratio(gwNs, ns, okN && okG), ratio(connNs, ns, okN && okC),
+					ratio(wire, floorWire*3/4, okW && okFW))
 			}
-			ns, okN := get(k, "ns/op")
-			bop, okB := get(k, "B/op")
-			allocs, okA := get(k, "allocs/op")
-			wire, okW := get(k, "wire-B/op")
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s, p,
-				num(ns, okN), num(bop, okB), num(allocs, okA), num(wire, okW),
-				ratio(ns, floorNs, okN && okFN), ratio(ns, lambdaNs, okN && okL),
-				ratio(allocs, floorAllocs, okA && okFA), diff(allocs, floorAllocs, okA && okFA),
-				ratio(gwNs, ns, okN && okG), ratio(connNs, ns, okN && okC),
-				ratio(wire, floorWire*3/4, okW && okFW))
 		}
 	}
 	return nil
