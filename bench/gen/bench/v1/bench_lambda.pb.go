@@ -33,8 +33,9 @@ const (
 // BenchServiceLambdaClient is protoc-gen-go-grpc's BenchServiceClient, the client API
 // for the BenchService service. Over an invoke.ClientConn (package
 // runtime/invoke) each unary call is one invocation of the function through
-// the AWS Lambda Invoke API, and streaming methods fail with
-// codes.Unimplemented.
+// the AWS Lambda Invoke API, each server-streaming call one
+// InvokeWithResponseStream, and client-streaming and bidirectional methods
+// fail with codes.Unimplemented.
 //
 // BenchService is the service every path serves with the same trivial
 // implementation.
