@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
 	"io"
 	"log/slog"
 	"net"
@@ -51,6 +52,7 @@ type options struct {
 	protosets       listFlag
 	maxRecvMsgSize  int
 	shutdownTimeout time.Duration
+	bufferedStreams bool
 	version         bool
 }
 
@@ -96,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(&o.protosets, "protoset", "a FileDescriptorSet `file` (buf build -o, protoc --descriptor_set_out --include_imports) for reflection, for functions that do not report their descriptors (repeatable)")
 	fs.IntVar(&o.maxRecvMsgSize, "max-recv-msg-size", DefaultMaxRecvMsgSize, "largest request message accepted, in `bytes`")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Minute, "on SIGTERM or SIGINT, how long calls in flight may run on before they are cancelled")
+	fs.BoolVar(&o.bufferedStreams, "buffered-streams", false, "carry server-streaming calls with plain Invoke (the answer arrives whole when the function returns, at most 6 MB) instead of InvokeWithResponseStream, which the emulator does not serve")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -210,6 +213,9 @@ func bridgeConfig(ctx context.Context, o *options, log *slog.Logger) (Config, er
 		MaxRecvMsgSize: o.maxRecvMsgSize,
 		Credentials:    awsCfg.Credentials,
 		Logger:         log,
+	}
+	if o.bufferedStreams {
+		cfg.InvokeOptions = append(cfg.InvokeOptions, invoke.WithBufferedStreams())
 	}
 	for _, path := range o.protosets {
 		set, err := readProtoset(path)

@@ -16,6 +16,7 @@ type clientOptions struct {
 	retry        RetryPolicy
 	insecure     bool
 	stats        *clientStats // nil without WithStatsHandler
+	buffered     bool         // WithBufferedStreams
 }
 
 func newOptions(opts []Option) clientOptions {
@@ -100,4 +101,16 @@ func WithStatsHandler(h stats.Handler) Option {
 		}
 		o.stats.add(h)
 	}
+}
+
+// WithBufferedStreams carries server-streaming calls with the plain Invoke
+// API instead of InvokeWithResponseStream: the function's answer (the same
+// frames, docs/protocol.md) comes back all at once when it has returned,
+// within the 6 MB limit of a synchronous invocation, and the messages are
+// then received one by one. It is for endpoints that do not stream, such as
+// the Lambda Runtime Interface Emulator (docs/emulator.md), and for Invokers
+// that are not StreamInvokers. Semantics are otherwise those of a streamed
+// call; like one, it is never retried.
+func WithBufferedStreams() Option {
+	return func(o *clientOptions) { o.buffered = true }
 }

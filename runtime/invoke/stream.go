@@ -125,7 +125,7 @@ func (cc *ClientConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, meth
 		return nil, status.Errorf(codes.Unimplemented, "lambda: %s is a %s method; a Lambda invocation takes its whole request before the function starts, so only unary and server-streaming methods are carried", method, wire.StreamKind(desc))
 	}
 	si, ok := cc.invoker.(StreamInvoker)
-	if !ok {
+	if !ok && !cc.opts.buffered {
 		return nil, status.Errorf(codes.Unimplemented, "lambda: %s is a %s method, and the ClientConn's Invoker (%T) does not implement invoke.StreamInvoker (InvokeWithResponseStream)", method, wire.StreamKind(desc), cc.invoker)
 	}
 	if err := ctx.Err(); err != nil {
@@ -486,6 +486,10 @@ func (s *clientStream) publishEnd(end *streamEnd) {
 
 // run invokes the function and reads its answer.
 func (s *clientStream) run(payload []byte) {
+	if s.cc.opts.buffered {
+		s.runBuffered(payload)
+		return
+	}
 	in := &lambda.InvokeWithResponseStreamInput{
 		FunctionName:   s.cc.fnName,
 		Qualifier:      s.cc.qualifier,
@@ -537,6 +541,43 @@ func (s *clientStream) run(payload []byte) {
 		r.drain()
 	}
 	if s.ctx.Err() != nil {
+		return
+	}
+	s.publishEnd(end)
+}
+
+// runBuffered invokes the function with plain Invoke (WithBufferedStreams)
+// and reads the answer it returns all at once.
+func (s *clientStream) runBuffered(payload []byte) {
+	in := &lambda.InvokeInput{
+		FunctionName:   s.cc.fnName,
+		Qualifier:      s.cc.qualifier,
+		InvocationType: types.InvocationTypeRequestResponse,
+		Payload:        payload,
+	}
+	out, err := s.cc.invoker.Invoke(s.ctx, in, streamSDKOptions[b2i(s.secureCreds)])
+	switch {
+	case err != nil:
+		if s.ctx.Err() != nil {
+			return
+		}
+		st := invokeErrorStatus(err)
+		if isInsecureCredentialsError(err) {
+			st = status.Convert(errInsecureCredentials)
+		}
+		s.publishEnd(&streamEnd{err: st.Err()})
+		return
+	case out == nil:
+		s.publishEnd(&streamEnd{err: status.Error(codes.Internal, "lambda: the invoker returned neither an output nor an error")})
+		return
+	case out.FunctionError != nil:
+		env, _ := wire.ParseResponse(out.Payload)
+		s.publishEnd(&streamEnd{err: functionErrorStatus(aws.ToString(out.FunctionError), env, out.Payload).Err()})
+		return
+	}
+	r := &eventReader{cur: out.Payload, eof: true, closed: true, done: s.ctx.Done()}
+	end := s.read(r)
+	if end == nil || s.ctx.Err() != nil {
 		return
 	}
 	s.publishEnd(end)
