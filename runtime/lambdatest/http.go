@@ -1,6 +1,7 @@
 package lambdatest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -53,13 +55,15 @@ type FrontEnd int
 
 const (
 	// FunctionURL is a Lambda function URL with auth type NONE and invoke
-	// mode BUFFERED: payload format 2.0, header names lower-cased, repeated
-	// headers and query parameters comma-joined, cookies in "cookies", a
-	// body that is not text base64-encoded; 6 MB each way (Lambda's
-	// synchronous limit); a failed function is a 502. The response is read
-	// as format 2.0 has it: statusCode, headers, cookies (each a
-	// Set-Cookie), body, isBase64Encoded, and no multiValueHeaders; valid
-	// JSON without a statusCode is the body of a 200 application/json.
+	// mode BUFFERED (RESPONSE_STREAM with WithResponseStream): payload
+	// format 2.0, header names lower-cased, repeated headers and query
+	// parameters comma-joined, cookies in "cookies", a body that is not
+	// text base64-encoded; 6 MB each way (Lambda's synchronous limit); a
+	// failed function is a 502. The response is read as format 2.0 has it:
+	// statusCode, headers, cookies (each a Set-Cookie), body,
+	// isBase64Encoded, and no multiValueHeaders; valid JSON without a
+	// statusCode is the body of a 200 application/json. An answer in
+	// Lambda's streamed HTTP format (see WithResponseStream) is read as one.
 	FunctionURL FrontEnd = iota
 	// HTTPAPI is an API Gateway HTTP API: the same event as FunctionURL
 	// (payload format 2.0, routeKey and stage "$default"), but for
@@ -81,6 +85,9 @@ const (
 	// media types (WithBinaryMediaTypes), and a response with
 	// isBase64Encoded is decoded only when the request's Accept does. A
 	// failed function is a 502, the 29-second integration timeout a 504.
+	// The integration's response transfer mode is BUFFERED (STREAM with
+	// WithResponseStream); an answer in Lambda's streamed HTTP format is
+	// read as one either way.
 	RESTAPI
 	// ALB is an Application Load Balancer with multi-value headers off:
 	// header names lower-cased, the last value of a repeated header or query
@@ -126,6 +133,10 @@ const (
 	// MaxALBBodySize is the ALB's limit for a request body sent to a Lambda
 	// function and for the function's response JSON: 1 MB.
 	MaxALBBodySize = 1024 * 1024
+	// maxRESTPreludeSize is where a REST API in STREAM mode gives up
+	// looking for the end of the prelude: the metadata must be in the
+	// first 16 KB of the stream (response-transfer-mode-lambda).
+	maxRESTPreludeSize = 16 * 1024
 )
 
 // Integration timeouts of API Gateway; the other front ends wait for the
@@ -169,6 +180,7 @@ type httpConfig struct {
 	stage            string
 	binaryMediaTypes []string
 	integration      time.Duration // 0: the front end's default
+	stream           bool          // WithResponseStream
 }
 
 // WithStage sets the RESTAPI's stage, the first segment of every path its
@@ -214,6 +226,60 @@ func WithIntegrationTimeout(d time.Duration) HTTPOption {
 	})
 }
 
+// WithResponseStream makes the front end stream the function's response,
+// as a FunctionURL in invoke mode RESPONSE_STREAM and a RESTAPI whose
+// Lambda integration has the response transfer mode STREAM do: the function
+// is invoked as InvokeWithResponseStream invokes it, and what it writes
+// reaches the client as it writes it. NewHTTPHandler panics when it is
+// given for another front end: HTTP APIs and load balancers cannot stream
+// a response.
+//
+// The function is invoked through the Invoker's InvokeWithResponseStream,
+// as the front end invokes it on AWS. A handler that implements
+// StreamHandler (a *runtime.Server, whose main is then
+// lambda.Start(srv.InvokeStream)) is called through InvokeStream, and its
+// io.Reader is read as Lambda reads a streamed response: Lambda's
+// streamed HTTP format (content type
+// application/vnd.awslambda.http-integration-response), a JSON prelude
+// with statusCode (200 when absent), headers, cookies (each a Set-Cookie)
+// and, for the RESTAPI, multiValueHeaders, then eight zero bytes, then
+// the body's raw bytes. The front end writes the status and headers once
+// it has the prelude (without Content-Length: HTTP/1.1 clients get a
+// chunked body), then copies each read of the body to the client and
+// flushes it, so that a client sees each message when the function writes
+// it. Any other handler is called through Invoke, and its answer is read
+// the same way, at once. An answer that is not in the streamed format (no
+// zero byte in it: a JSON response event never has one) is read as the
+// front end reads a buffered answer.
+//
+// What Lambda and the front end do to a streamed response is kept:
+//
+//   - the function gets a fresh context with the function timeout, and
+//     the payload as aws-lambda-go gives it (a copy in a json.RawMessage
+//     for InvokeStream; for Invoke, a buffer reused once it has returned);
+//   - the request payload is limited to 6 MB as for Invoke, the streamed
+//     response to MaxStreamedResponseSize instead of 6 MB (the answer of a
+//     handler that does not stream, one buffered response, to 6 MB);
+//   - a function that fails, times out or answers something the front end
+//     cannot read before the prelude is complete gets the front end's
+//     error response (502; the RESTAPI also wants the prelude within the
+//     first 16 KB); once the headers are out, a failure, the function
+//     timeout or the size limit cuts the response: the connection is
+//     closed before the end of the body, so the client sees a broken
+//     stream rather than a short one;
+//   - the RESTAPI's integration timeout (WithIntegrationTimeout, up to 15
+//     minutes in STREAM mode; 29 seconds by default) bounds the wait for
+//     the prelude (504); the stream then runs to the function timeout;
+//   - a client that goes away stops the copying, not the function: the
+//     rest of its stream is read and dropped, as Lambda drops it.
+//
+// Not modelled: the bandwidth limit past the first 6 MB (function URLs)
+// or 10 MB (REST APIs) of a stream, and API Gateway's idle timeout of a
+// stream (5 minutes; 30 seconds for edge-optimized APIs).
+func WithResponseStream() HTTPOption {
+	return httpOptionFunc(func(c *httpConfig) { c.stream = true })
+}
+
 // httpFrontEnd is the http.Handler NewHTTPHandler returns.
 type httpFrontEnd struct {
 	fe  FrontEnd
@@ -239,10 +305,21 @@ type httpFrontEnd struct {
 //     answered too much or answered something fe cannot read (502).
 //
 // Hop-by-hop headers are not passed either way, Content-Length is computed,
-// and trailers are never sent: the front ends buffer whole messages. A
-// response without a Content-Type gets application/json from the function
-// URL and API Gateway front ends (as LocalStack's function URLs answer) and
-// none from the ALBs. The client is answered over whatever the server
+// and trailers are never sent: the front ends buffer whole messages (but
+// with WithResponseStream, where the body is streamed, chunked, and has no
+// Content-Length). A response without a Content-Type gets application/json
+// from the function URL and API Gateway front ends (as LocalStack's
+// function URLs answer), application/octet-stream when it is streamed, and
+// none from the ALBs.
+//
+// The function URL and REST API front ends also read an answer in Lambda's
+// streamed HTTP format (WithResponseStream) when they are not streaming:
+// the bytes a function started with lambda.Start(srv.InvokeStream) gives
+// to a buffered invocation, such as those an EmulatorHandler gets from the
+// emulator, which cannot stream. (On AWS such a function belongs behind a
+// function URL in RESPONSE_STREAM mode, or a REST API integration in
+// STREAM mode.) The HTTP API and ALB front ends cannot read them: 502, as
+// for any answer they cannot read. The client is answered over whatever the server
 // speaks; the stand-in does not add TLS. Requests are not routed: every
 // path reaches h (in the REST API, every path in the stage), as with a
 // function URL or a catch-all route.
@@ -265,6 +342,9 @@ func NewHTTPHandler(h lambda.Handler, fe FrontEnd, opts ...HTTPOption) http.Hand
 	}
 	if fe != HTTPAPI && fe != RESTAPI {
 		cfg.integration = 0
+	}
+	if cfg.stream && fe != FunctionURL && fe != RESTAPI {
+		panic("lambdatest: WithResponseStream: " + fe.String() + " cannot stream a response; only a FunctionURL (invoke mode RESPONSE_STREAM) and a RESTAPI (response transfer mode STREAM) can")
 	}
 	return &httpFrontEnd{fe: fe, inv: NewInvoker(h, cfg.invokerOpts...), cfg: cfg}
 }
@@ -327,6 +407,10 @@ func (f *httpFrontEnd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "lambdatest: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
+	if f.cfg.stream {
+		f.serveStreamed(w, r, payload)
+		return
+	}
 	ctx := r.Context()
 	if f.cfg.integration > 0 {
 		var cancel context.CancelFunc
@@ -351,6 +435,19 @@ func (f *httpFrontEnd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if out.FunctionError != nil {
 		f.writeError(w, http.StatusBadGateway)
 		return
+	}
+	if f.fe == FunctionURL || f.fe == RESTAPI {
+		if i := bytes.IndexByte(out.Payload, 0); i >= 0 {
+			// The streamed format, whole.
+			resp, ok := f.parsePrelude(out.Payload, i)
+			if !ok {
+				f.writeError(w, http.StatusBadGateway)
+				return
+			}
+			resp.body = out.Payload[i+len(preludeEnd):]
+			resp.write(w)
+			return
+		}
 	}
 	resp, ok := f.parseResponse(out.Payload, r)
 	if !ok {
@@ -1038,4 +1135,209 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// preludeEnd ends the prelude of an answer in Lambda's streamed HTTP format.
+var preludeEnd = []byte{0, 0, 0, 0, 0, 0, 0, 0}
+
+// parsePrelude reads the prelude of an answer in the streamed HTTP format,
+// whose first zero byte is at i: a JSON object with statusCode (200 when
+// absent), headers, cookies and, for a REST API, multiValueHeaders, then
+// preludeEnd. It reports false for anything else, which the front end
+// cannot read (502). The returned response has no body.
+func (f *httpFrontEnd) parsePrelude(answer []byte, i int) (*response, bool) {
+	if len(answer) < i+len(preludeEnd) || !bytes.Equal(answer[i:i+len(preludeEnd)], preludeEnd) {
+		return nil, false
+	}
+	prelude := bytes.TrimSpace(answer[:i])
+	if len(prelude) == 0 || prelude[0] != '{' {
+		return nil, false
+	}
+	var v struct {
+		StatusCode        json.RawMessage     `json:"statusCode"`
+		Headers           map[string]string   `json:"headers"`
+		MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+		Cookies           []string            `json:"cookies"`
+	}
+	if json.Unmarshal(prelude, &v) != nil {
+		return nil, false
+	}
+	status := http.StatusOK
+	if v.StatusCode != nil {
+		var ok bool
+		if status, ok = statusCode(v.StatusCode); !ok {
+			return nil, false
+		}
+	}
+	resp := &response{status: status, header: http.Header{"Content-Type": {"application/octet-stream"}}}
+	if f.fe == RESTAPI {
+		setHeaders(resp.header, v.Headers, v.MultiValueHeaders)
+	} else {
+		setHeaders(resp.header, v.Headers, nil)
+	}
+	for _, c := range v.Cookies {
+		resp.header.Add("Set-Cookie", c)
+	}
+	return resp, true
+}
+
+// serveStreamed answers a request with the function's streamed response
+// (WithResponseStream): it invokes the function through the Invoker's
+// InvokeWithResponseStream, as a function URL in RESPONSE_STREAM mode and a
+// REST API integration in STREAM mode do, and copies its PayloadChunk
+// events to the client as they come.
+func (f *httpFrontEnd) serveStreamed(w http.ResponseWriter, r *http.Request, payload []byte) {
+	// Cancelling abandons the rest of the stream, which Lambda then drops;
+	// the function is not told.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	var integration <-chan time.Time // until the prelude
+	if f.cfg.integration > 0 {
+		t := time.NewTimer(f.cfg.integration)
+		defer t.Stop()
+		integration = t.C
+	}
+	type invoked struct {
+		out *awslambda.InvokeWithResponseStreamOutput
+		err error
+	}
+	// The invocation may wait for a concurrency slot.
+	done := make(chan invoked, 1)
+	go func() {
+		out, err := f.inv.InvokeWithResponseStream(ctx, &awslambda.InvokeWithResponseStreamInput{FunctionName: aws.String(httpFunctionName), Payload: payload})
+		done <- invoked{out, err}
+	}()
+	var res invoked
+	select {
+	case res = <-done:
+	case <-integration:
+		f.writeError(w, http.StatusGatewayTimeout)
+		return
+	}
+	if res.err != nil {
+		var apiErr smithy.APIError
+		switch {
+		case errors.As(res.err, &apiErr) && apiErr.ErrorCode() == "RequestTooLargeException":
+			f.writeError(w, http.StatusRequestEntityTooLarge)
+		case r.Context().Err() != nil:
+			// The client is gone.
+		default:
+			f.writeError(w, http.StatusInternalServerError)
+		}
+		return
+	}
+	stream := res.out.GetStream()
+	defer stream.Close()
+	events := stream.Events()
+	rc := http.NewResponseController(w)
+	var head []byte // the answer until the end of its prelude
+	started := false
+	fail := func() {
+		if !started {
+			f.writeError(w, http.StatusBadGateway)
+			return
+		}
+		// Cut the response: the client sees its body end early.
+		panic(http.ErrAbortHandler)
+	}
+	for {
+		var (
+			chunk []byte
+			eof   bool
+		)
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				// The stream broke off without InvokeComplete.
+				if r.Context().Err() == nil {
+					fail()
+				}
+				return
+			}
+			switch ev := ev.(type) {
+			case *types.InvokeWithResponseStreamResponseEventMemberPayloadChunk:
+				chunk = ev.Value.Payload
+			case *types.InvokeWithResponseStreamResponseEventMemberInvokeComplete:
+				if ev.Value.ErrorCode != nil {
+					// A function error, its timeout, a stream over the limit.
+					fail()
+					return
+				}
+				eof = true
+			default:
+				continue
+			}
+		case <-r.Context().Done():
+			return // the client is gone
+		case <-integration:
+			f.writeError(w, http.StatusGatewayTimeout)
+			return
+		}
+		if started {
+			if len(chunk) > 0 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+				_ = rc.Flush()
+			}
+			if eof {
+				return
+			}
+			continue
+		}
+		head = append(head, chunk...)
+		i := bytes.IndexByte(head, 0)
+		if i < 0 {
+			if f.fe == RESTAPI && len(head) > maxRESTPreludeSize {
+				fail()
+				return
+			}
+			if eof {
+				// Not the streamed format: read as a buffered answer.
+				resp, ok := f.parseResponse(head, r)
+				if !ok {
+					fail()
+					return
+				}
+				resp.write(w)
+				return
+			}
+			continue
+		}
+		if f.fe == RESTAPI && i > maxRESTPreludeSize {
+			fail()
+			return
+		}
+		if len(head) < i+len(preludeEnd) && !eof {
+			continue // the rest of the zero bytes is still to come
+		}
+		resp, ok := f.parsePrelude(head, i)
+		if !ok {
+			fail()
+			return
+		}
+		integration = nil
+		resp.writeHeader(w)
+		started = true
+		if body := head[i+len(preludeEnd):]; len(body) > 0 {
+			if _, err := w.Write(body); err != nil {
+				return
+			}
+		}
+		_ = rc.Flush()
+		head = nil
+		if eof {
+			return
+		}
+	}
+}
+
+// writeHeader writes a streamed response's status and headers: no
+// Content-Length, the body follows as it comes.
+func (resp *response) writeHeader(w http.ResponseWriter) {
+	h := w.Header()
+	for k, vs := range resp.header {
+		h[k] = vs
+	}
+	w.WriteHeader(resp.status)
 }
