@@ -20,25 +20,44 @@ import (
 // TestConformance runs the suite in server mode against the service as a
 // Lambda function: a runtime.Server behind lambdatest's stand-in for a
 // Function URL (lambdaconformance): HTTP/1.1, Connect (with GET) and
-// gRPC-Web, proto and JSON, identity and gzip, unary. The API Gateway and
-// load balancer front ends, whose events and answers differ, pass the same
-// cases, but for a load balancer without multi-value headers, which passes
-// only the last value of a repeated header (known-failing-alb.txt).
+// gRPC-Web, proto and JSON, identity and gzip, unary and server streams.
+// The API Gateway and load balancer front ends, whose events and answers
+// differ, pass the same cases, but for a load balancer without multi-value
+// headers, which passes only the last value of a repeated header
+// (known-failing-alb.txt). Each runs the function as lambda.Start(srv),
+// its server streams answered buffered; the function URL in
+// RESPONSE_STREAM mode and the REST API in STREAM mode (the -STREAM runs)
+// run it as lambda.Start(srv.InvokeStream), its server streams streamed.
 func TestConformance(t *testing.T) {
-	for _, fe := range []string{"FunctionURL", "HTTPAPI", "RESTAPI", "ALB", "ALBMultiValue"} {
+	for _, run := range []struct {
+		name, frontEnd string
+		stream         bool
+	}{
+		{"FunctionURL", "FunctionURL", false},
+		{"FunctionURL-RESPONSE_STREAM", "FunctionURL", true},
+		{"HTTPAPI", "HTTPAPI", false},
+		{"RESTAPI", "RESTAPI", false},
+		{"RESTAPI-STREAM", "RESTAPI", true},
+		{"ALB", "ALB", false},
+		{"ALBMultiValue", "ALBMultiValue", false},
+	} {
 		known := "known-failing.txt"
-		if fe == "ALB" {
+		if run.frontEnd == "ALB" {
 			known = "known-failing-alb.txt" // repeated headers: last value only
 		}
-		t.Run(fe, func(t *testing.T) {
-			runSuite(t, "config.yaml", known, "-front-end", fe)
+		args := []string{"-front-end", run.frontEnd}
+		if run.stream {
+			args = append(args, "-response-stream")
+		}
+		t.Run(run.name, func(t *testing.T) {
+			runSuite(t, "config.yaml", known, args...)
 		})
 	}
 }
 
 // TestConformanceGRPC runs the suite in server mode against the service
 // under a plain grpc-go server (lambdaconformance -grpc): HTTP/2, the gRPC
-// protocol, unary. It checks the implementation itself, whatever the
+// protocol, unary and server streams. It checks the implementation itself, whatever the
 // Lambda runtime does.
 func TestConformanceGRPC(t *testing.T) {
 	runSuite(t, "config-grpc.yaml", "known-failing-grpc.txt", "-grpc")

@@ -7,9 +7,10 @@
 // details. It follows the semantics of the suite's own grpc-go reference
 // server (internal/app/grpcserver in connectrpc.com/conformance).
 //
-// Only the unary methods are implemented: the streaming ones answer
-// UNIMPLEMENTED, as does Unimplemented, which the suite expects never to be
-// implemented.
+// The unary methods and ServerStream are implemented: the client- and
+// bidi-streaming ones answer UNIMPLEMENTED (one invocation of a Lambda
+// function carries one request message), as does Unimplemented, which the
+// suite expects never to be implemented.
 package service
 
 import (
@@ -59,6 +60,57 @@ func (s *Server) IdempotentUnary(ctx context.Context, req *conformancev1.Idempot
 		return nil, err
 	}
 	return &conformancev1.IdempotentUnaryResponse{Payload: payload}, nil
+}
+
+// ServerStream sends the response headers of the request's definition
+// at once, then each of its response data in a message, waiting its
+// response delay before each, then ends with its trailers and its error,
+// if any. The first message echoes what the server saw of the request; an
+// error with no message before it carries that echo in its details.
+func (s *Server) ServerStream(req *conformancev1.ServerStreamRequest, stream grpc.ServerStreamingServer[conformancev1.ServerStreamResponse]) error {
+	ctx := stream.Context()
+	reqAny, err := anypb.New(req)
+	if err != nil {
+		return grpcstatus.Errorf(codes.Internal, "unable to convert message: %v", err)
+	}
+	def := req.GetResponseDefinition()
+	if def == nil {
+		return nil
+	}
+	// The headers go out now, so that the client sees them before the
+	// first message (or the error).
+	if err := stream.SendHeader(toMetadata(def.GetResponseHeaders())); err != nil {
+		return err
+	}
+	stream.SetTrailer(toMetadata(def.GetResponseTrailers()))
+	sent := 0
+	for _, data := range def.GetResponseData() {
+		if err := sleep(ctx, time.Duration(def.GetResponseDelayMs())*time.Millisecond); err != nil {
+			return err
+		}
+		resp := &conformancev1.ServerStreamResponse{Payload: &conformancev1.ConformancePayload{Data: data}}
+		if sent == 0 {
+			// The request info cannot change after the first message.
+			resp.Payload.RequestInfo = s.requestInfo(ctx, reqAny)
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+		sent++
+	}
+	e := def.GetError()
+	if e == nil {
+		return nil
+	}
+	details := append([]*anypb.Any(nil), e.GetDetails()...)
+	if sent == 0 {
+		infoAny, err := anypb.New(s.requestInfo(ctx, reqAny))
+		if err != nil {
+			return grpcstatus.Errorf(codes.Internal, "unable to convert request info: %v", err)
+		}
+		details = append(details, infoAny)
+	}
+	return grpcstatus.ErrorProto(&status.Status{Code: int32(e.GetCode()), Message: e.GetMessage(), Details: details})
 }
 
 // unary is both unary methods: it sets the response headers and trailers of

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -18,7 +20,7 @@ import (
 // serveLambda serves the service from a runtime.Server, as a function's main
 // would, behind lambdatest's stand-in for the front end fe on an HTTP/1.1
 // listener.
-func serveLambda(req *conformancev1.ServerCompatRequest, fe lambdatest.FrontEnd) (net.Listener, func(context.Context) error, error) {
+func serveLambda(req *conformancev1.ServerCompatRequest, fe lambdatest.FrontEnd, stream bool) (net.Listener, func(context.Context) error, error) {
 	switch {
 	case req.GetHttpVersion() != conformancev1.HTTPVersion_HTTP_VERSION_1:
 		return nil, nil, fmt.Errorf("Lambda's HTTP front ends speak HTTP/1.1 to the function's stand-in, not %v", req.GetHttpVersion())
@@ -36,7 +38,14 @@ func serveLambda(req *conformancev1.ServerCompatRequest, fe lambdatest.FrontEnd)
 	if err != nil {
 		return nil, nil, err
 	}
-	front := lambdatest.NewHTTPHandler(functionDeadline{srv}, fe, lambdatest.WithStage(restStage))
+	feOpts := []lambdatest.HTTPOption{lambdatest.WithStage(restStage)}
+	if stream {
+		// A function URL in RESPONSE_STREAM mode, or a REST API integration
+		// in STREAM mode, in front of a function whose main is
+		// lambda.Start(srv.InvokeStream).
+		feOpts = append(feOpts, lambdatest.WithResponseStream())
+	}
+	front := lambdatest.NewHTTPHandler(functionDeadline{srv}, fe, feOpts...)
 	if fe == lambdatest.RESTAPI {
 		// A REST API's clients call the stage's URL; the suite's client
 		// calls the server's root.
@@ -75,19 +84,32 @@ func withPathPrefix(prefix string, h http.Handler) http.Handler {
 }
 
 // functionDeadline is the function: it passes every invocation to the
-// runtime.Server, noting the invocation's deadline (the function timeout) in
-// the context for callerTimeout.
+// runtime.Server, through Invoke (lambda.Start(srv)) or, behind a streaming
+// front end, InvokeStream (lambda.Start(srv.InvokeStream)), noting the
+// invocation's deadline (the function timeout) in the context for
+// callerTimeout.
 type functionDeadline struct{ srv *runtime.Server }
 
-var _ lambda.Handler = functionDeadline{}
+var (
+	_ lambda.Handler           = functionDeadline{}
+	_ lambdatest.StreamHandler = functionDeadline{}
+)
 
 type functionDeadlineKey struct{}
 
 func (h functionDeadline) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return h.srv.Invoke(withFunctionDeadline(ctx), payload)
+}
+
+func (h functionDeadline) InvokeStream(ctx context.Context, payload json.RawMessage) (io.Reader, error) {
+	return h.srv.InvokeStream(withFunctionDeadline(ctx), payload)
+}
+
+func withFunctionDeadline(ctx context.Context) context.Context {
 	if d, ok := ctx.Deadline(); ok {
 		ctx = context.WithValue(ctx, functionDeadlineKey{}, d)
 	}
-	return h.srv.Invoke(ctx, payload)
+	return ctx
 }
 
 // callerTimeout is the timeout the caller set, which the service echoes. A

@@ -42,6 +42,7 @@ import (
 func main() {
 	useGRPC := flag.Bool("grpc", false, "serve with a grpc-go server over h2c (protocol gRPC) instead of the Lambda stand-in")
 	frontEnd := flag.String("front-end", lambdatest.FunctionURL.String(), "the Lambda front end to stand in for: "+strings.Join(frontEndNames(), ", "))
+	stream := flag.Bool("response-stream", false, "stream the function's responses: a FunctionURL in RESPONSE_STREAM mode or a RESTAPI in STREAM mode, the function started with lambda.Start(srv.InvokeStream)")
 	flag.Parse()
 	log.SetPrefix("lambdaconformance: ")
 	log.SetFlags(0)
@@ -51,12 +52,15 @@ func main() {
 	if !ok {
 		log.Fatalf("-front-end %q: not one of %s", *frontEnd, strings.Join(frontEndNames(), ", "))
 	}
-	if err := run(ctx, *useGRPC, fe, os.Stdin, os.Stdout); err != nil {
+	if *stream && fe != lambdatest.FunctionURL && fe != lambdatest.RESTAPI {
+		log.Fatalf("-response-stream: %s cannot stream a response; only FunctionURL and RESTAPI can", fe)
+	}
+	if err := run(ctx, *useGRPC, fe, *stream, os.Stdin, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, useGRPC bool, fe lambdatest.FrontEnd, in io.Reader, out io.Writer) error {
+func run(ctx context.Context, useGRPC bool, fe lambdatest.FrontEnd, stream bool, in io.Reader, out io.Writer) error {
 	req := &conformancev1.ServerCompatRequest{}
 	if err := readMessage(in, req); err != nil {
 		return fmt.Errorf("reading the ServerCompatRequest: %w", err)
@@ -72,7 +76,7 @@ func run(ctx context.Context, useGRPC bool, fe lambdatest.FrontEnd, in io.Reader
 	if useGRPC {
 		lis, start, err = serveGRPC(req)
 	} else {
-		lis, start, err = serveLambda(req, fe)
+		lis, start, err = serveLambda(req, fe, stream)
 	}
 	if err != nil {
 		return err

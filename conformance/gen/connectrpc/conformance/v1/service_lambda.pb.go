@@ -38,8 +38,9 @@ const (
 // ConformanceServiceLambdaClient is protoc-gen-go-grpc's ConformanceServiceClient, the client API
 // for the ConformanceService service. Over an invoke.ClientConn (package
 // runtime/invoke) each unary call is one invocation of the function through
-// the AWS Lambda Invoke API, and streaming methods fail with
-// codes.Unimplemented.
+// the AWS Lambda Invoke API, each server-streaming call one
+// InvokeWithResponseStream, and client-streaming and bidirectional methods
+// fail with codes.Unimplemented.
 //
 // The service implemented by conformance test servers. This is implemented by
 // the reference servers, used to test clients, and is expected to be implemented
