@@ -62,7 +62,7 @@ func clientDescriptors(t *testing.T) string {
 func runClientTests(t *testing.T, dir string, name string, args ...string) string {
 	t.Helper()
 	em := startEmulator(t, emulatorConfig{Function: exampleFunction})
-	b := startBridgeProcess(t, em, bridgeEnv(true), "--function", functionName)
+	b := startBridgeProcess(t, em, bridgeEnv(true), "--function", functionName, "--buffered-streams")
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	// PYTHONDONTWRITEBYTECODE: no __pycache__ in the source tree.
@@ -85,8 +85,8 @@ func TestBridgeNodeClient(t *testing.T) {
 		t.Fatal("e2e/bridge-node/node_modules is missing: run scripts/install-tools (npm ci in e2e/bridge-node)")
 	}
 	out := runClientTests(t, dir, "node", "--test")
-	if !strings.Contains(out, "# pass 7") || !strings.Contains(out, "# fail 0") {
-		t.Errorf("node --test did not run and pass its 7 tests:\n%s", out)
+	if !strings.Contains(out, "# pass 8") || !strings.Contains(out, "# fail 0") {
+		t.Errorf("node --test did not run and pass its 8 tests:\n%s", out)
 	}
 }
 

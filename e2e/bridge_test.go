@@ -220,12 +220,12 @@ func grpcurlExitCode(c codes.Code) int { return 64 + int(c) }
 // TestBridgeWithGrpcurl: grpcurl lists, describes and calls the example
 // function through the bridge by name, with the descriptors the function
 // reports itself: a success, errors whose details it decodes
-// (-format-error), metadata both ways, health checks and a streaming
-// method's clear refusal.
+// (-format-error), metadata both ways, health checks and a server-streaming
+// call (buffered: the emulator does not stream).
 func TestBridgeWithGrpcurl(t *testing.T) {
 	t.Parallel()
 	em := startEmulator(t, emulatorConfig{Function: exampleFunction})
-	b := startBridgeProcess(t, em, bridgeEnv(true), "--function", functionName)
+	b := startBridgeProcess(t, em, bridgeEnv(true), "--function", functionName, "--buffered-streams")
 	a := b.Addr
 
 	t.Run("list", func(t *testing.T) {
@@ -327,9 +327,13 @@ func TestBridgeWithGrpcurl(t *testing.T) {
 		}
 	})
 	t.Run("streaming", func(t *testing.T) {
-		_, errOut, code := grpcurl(t, "-plaintext", "-d", `{"id":"o-1001"}`, a, "example.orders.v1.OrderService/WatchOrder")
-		if code != grpcurlExitCode(codes.Unimplemented) || !strings.Contains(errOut, "is a server-streaming method; the Lambda Invoke transport carries unary calls only") {
-			t.Errorf("WatchOrder: exit %d\n%s", code, errOut)
+		out, errOut, code := grpcurl(t, "-plaintext", "-d", `{"id":"o-1001"}`, a, "example.orders.v1.OrderService/WatchOrder")
+		if code != 0 || !strings.Contains(out, `"orderId": "o-1001"`) || !strings.Contains(out, `"status": "ORDER_STATUS_PENDING"`) {
+			t.Errorf("WatchOrder: exit %d\n%s%s", code, out, errOut)
+		}
+		_, errOut, code = grpcurl(t, "-plaintext", "-format-error", "-d", `{"id":"o-404"}`, a, "example.orders.v1.OrderService/WatchOrder")
+		if code != grpcurlExitCode(codes.NotFound) || !strings.Contains(errOut, "o-404") {
+			t.Errorf("WatchOrder o-404: exit %d\n%s", code, errOut)
 		}
 	})
 	// One line per call in the bridge's log.

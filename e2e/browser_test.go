@@ -282,10 +282,11 @@ var browserCalls = []struct {
 		"details":    "google.rpc.BadRequest",
 		"violations": "customer_id: must not be empty; items: an order needs at least one item; shipping_address.country_code: must be an ISO 3166-1 alpha-2 code",
 	}},
+	// Server streaming, buffered here (the stand-in serves Server.Invoke):
+	// the seeded order's one event.
 	{"watch", "WatchOrder", http.StatusOK, map[string]string{
-		"code":    "Unimplemented",
-		"message": "~server-streaming",
-		"details": "",
+		"events": "o-1001 PENDING",
+		"count":  "1",
 	}},
 }
 

@@ -112,7 +112,7 @@ func TestMalformedPayloads(t *testing.T) {
 		{"method without slash", `{"v":1,"method":"lambdatest.v1.TestService.Echo","body":""}`, codes.Unimplemented, "malformed method name:"},
 		{"unknown service", `{"v":1,"method":"/nope.v1.Nope/Echo","body":""}`, codes.Unimplemented, "unknown service nope.v1.Nope"},
 		{"unknown method", `{"v":1,"method":"/lambdatest.v1.TestService/Nope","body":""}`, codes.Unimplemented, "unknown method Nope for service lambdatest.v1.TestService"},
-		{"streaming method", `{"v":1,"method":"/lambdatest.v1.TestService/Stream","body":""}`, codes.Unimplemented, "lambda: /lambdatest.v1.TestService/Stream is a server-streaming method"},
+		{"client-streaming method", `{"v":1,"method":"/lambdatest.v1.TestService/Collect","body":""}`, codes.Unimplemented, "lambda: /lambdatest.v1.TestService/Collect is a client-streaming method"},
 		{"neither body nor json", `{"v":1,"method":` + echo + `}`, codes.Internal, "lambda: malformed request envelope:"},
 		{"both body and json", `{"v":1,"method":` + echo + `,"body":"","json":{}}`, codes.Internal, "lambda: malformed request envelope:"},
 		{"body not base64", `{"v":1,"method":` + echo + `,"body":"%%%not base64%%%"}`, codes.Internal, "grpc: failed to unmarshal the received message:"},

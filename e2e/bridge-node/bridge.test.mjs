@@ -119,12 +119,25 @@ test('the deadline reaches the function', async () => {
   assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED);
 });
 
-test('a server-streaming method is UNIMPLEMENTED, saying why', async () => {
+test('a server-streaming method streams the order\'s events', async () => {
   const stream = client.WatchOrder({ id: 'o-1001' });
+  const events = await new Promise((resolve, reject) => {
+    const got = [];
+    stream.on('data', (ev) => got.push(ev));
+    stream.on('error', reject);
+    stream.on('end', () => resolve(got));
+  });
+  assert.ok(events.length >= 1, 'no events');
+  assert.equal(events[0].orderId ?? events[0].order_id, 'o-1001');
+  assert.equal(events[0].status, 'ORDER_STATUS_PENDING');
+});
+
+test('a server-streaming call for an unknown order fails with its details', async () => {
+  const stream = client.WatchOrder({ id: 'o-404' });
   const err = await new Promise((resolve) => {
     stream.on('data', () => resolve(new Error('got a message')));
     stream.on('error', resolve);
   });
-  assert.equal(err.code, grpc.status.UNIMPLEMENTED);
-  assert.match(err.details, /is a server-streaming method; the Lambda Invoke transport carries unary calls only$/);
+  assert.equal(err.code, grpc.status.NOT_FOUND);
+  assert.match(err.details, /o-404/);
 });

@@ -57,6 +57,11 @@ func main() {
 	if *jsonMode {
 		opts = append(opts, invoke.WithJSON())
 	}
+	if *endpoint != "" {
+		// The emulator has no InvokeWithResponseStream: WatchOrder's events
+		// come back all at once over plain Invoke (docs/emulator.md).
+		opts = append(opts, invoke.WithBufferedStreams())
+	}
 	finish := func() {}
 	if *trace != "" {
 		tp, err := tracing.Start(ctx, *trace, "orders-client", os.Stderr)

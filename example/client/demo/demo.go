@@ -6,6 +6,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -99,10 +100,29 @@ func Run(ctx context.Context, c ordersv1.OrderServiceLambdaClient, w io.Writer) 
 		expect(took < 4*time.Second, "the call did not end at its deadline"),
 		fmt.Sprintf("returned after %v", took.Round(10*time.Millisecond)))
 
-	_, err = c.WatchOrder(ctx, &ordersv1.WatchOrderRequest{Id: "o-1001"})
-	check("WatchOrder (server streaming)", codes.Unimplemented, err, "",
-		expect(strings.Contains(status.Convert(err).Message(), "server-streaming"), "the message does not say the method is server-streaming"))
+	events, err := watch(ctx, c, "o-1001")
+	check("WatchOrder (server streaming)", codes.OK, err, strings.Join(events, ", "),
+		expect(len(events) >= 2 && events[len(events)-1] == ordersv1.OrderStatus_ORDER_STATUS_SHIPPED.String(), "the stream does not end with the order shipped"))
 	return failed
+}
+
+// watch receives WatchOrder's events, the statuses in order.
+func watch(ctx context.Context, c ordersv1.OrderServiceLambdaClient, id string) ([]string, error) {
+	stream, err := c.WatchOrder(ctx, &ordersv1.WatchOrderRequest{Id: id})
+	if err != nil {
+		return nil, err
+	}
+	var events []string
+	for {
+		ev, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return events, nil
+		}
+		if err != nil {
+			return events, err
+		}
+		events = append(events, ev.GetStatus().String())
+	}
 }
 
 // expect returns problem unless ok.
