@@ -15,7 +15,10 @@
 // against connect-go speaking gRPC to grpc-go), through the gRPC bridge
 // (bridge_test.go), and with stats handlers and OpenTelemetry on both sides
 // (stats_test.go); docs/compatibility.md, docs/bridge.md and
-// docs/observability.md hold their generated tables.
+// docs/observability.md hold their generated tables. Server-streaming calls
+// have their own table (stream_test.go, TestStreamParity: invoke's NewStream
+// over lambdatest's InvokeWithResponseStream and runtime.Server.InvokeStream
+// against grpc-go's stream, message by message).
 //
 // The package's non-test code is what the suite needs and other tests may
 // reuse: Service, a TestService implementation whose methods are replaceable
