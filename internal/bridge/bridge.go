@@ -140,7 +140,9 @@ func New(cfg Config) (*Bridge, error) {
 		if t, ok := byFunction[function]; ok {
 			return t, nil
 		}
-		opts := append([]invoke.Option{}, cfg.InvokeOptions...)
+		// Idempotent methods are retried as the function's own generated
+		// client would retry them: the descriptors it reported say which.
+		opts := append([]invoke.Option{invoke.WithDescriptors(catalogFiles{b})}, cfg.InvokeOptions...)
 		if cfg.Qualifier != "" {
 			opts = append(opts, invoke.WithQualifier(cfg.Qualifier))
 		}

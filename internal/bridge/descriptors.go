@@ -224,6 +224,18 @@ func (b *Bridge) refreshMissing(ctx context.Context) {
 	}
 }
 
+// catalogFiles looks descriptors up in the bridge's catalog as it is at
+// the time: an invoke.DescriptorResolver.
+type catalogFiles struct{ b *Bridge }
+
+func (c catalogFiles) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	cat := c.b.catalog.Load()
+	if cat == nil {
+		return nil, protoregistry.NotFound
+	}
+	return cat.files.FindDescriptorByName(name)
+}
+
 // clientStreams says whether the catalog knows method as client-streaming.
 func (b *Bridge) clientStreams(method string) bool {
 	md := b.method(method)

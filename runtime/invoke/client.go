@@ -56,7 +56,7 @@ func NewClientConn(invoker Invoker, functionName string, opts ...Option) *Client
 		cc.qualifier = aws.String(cc.opts.qualifier)
 	}
 	cc.interceptor = chainUnaryClientInterceptors(cc.opts.interceptors)
-	cc.retry = newRetryers(cc.opts.retry)
+	cc.retry = newRetryers(cc.opts.retry, cc.opts.descriptors)
 	cc.auth = transportAuthInfo(invoker, cc.opts.insecure)
 	if cc.opts.stats != nil {
 		cc.opts.stats.beginConn(functionName, cc.opts.qualifier)

@@ -17,6 +17,7 @@ type clientOptions struct {
 	insecure     bool
 	stats        *clientStats // nil without WithStatsHandler
 	buffered     bool         // WithBufferedStreams
+	descriptors  DescriptorResolver
 }
 
 func newOptions(opts []Option) clientOptions {
@@ -113,4 +114,15 @@ func WithStatsHandler(h stats.Handler) Option {
 // call; like one, it is never retried.
 func WithBufferedStreams() Option {
 	return func(o *clientOptions) { o.buffered = true }
+}
+
+// WithDescriptors makes the ClientConn look methods up in r, instead of the
+// registry of the proto files linked into the program
+// (protoregistry.GlobalFiles), to read their idempotency_level: a method
+// marked IDEMPOTENT or NO_SIDE_EFFECTS is retried on more failures
+// (RetryPolicy). A proxy that forwards methods it has no generated code for,
+// such as the gRPC bridge with the descriptors its functions report, gives
+// its own.
+func WithDescriptors(r DescriptorResolver) Option {
+	return func(o *clientOptions) { o.descriptors = r }
 }

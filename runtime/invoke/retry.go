@@ -58,9 +58,11 @@ type retryers struct {
 	// method names are the caller's strings, and a cache of every one seen
 	// would grow without bound. The registry bounds it.
 	byMethod sync.Map
+
+	files DescriptorResolver // where methods are looked up
 }
 
-func newRetryers(p RetryPolicy) *retryers {
+func newRetryers(p RetryPolicy, files DescriptorResolver) *retryers {
 	if p.MaxAttempts < 1 {
 		p.MaxAttempts = 1
 	}
@@ -96,7 +98,10 @@ func newRetryers(p RetryPolicy) *retryers {
 		}
 		return aws.UnknownTernary
 	})
-	return &retryers{opts: [2][2]func(*lambda.Options){
+	if files == nil {
+		files = protoregistry.GlobalFiles
+	}
+	return &retryers{files: files, opts: [2][2]func(*lambda.Options){
 		mk([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.IsErrorRetryableFunc(refusedBeforeRun)}),
 		mk(append([]retry.IsErrorRetryable{retry.NoRetryCanceledError{}, alsoRefused}, retry.DefaultRetryables...)),
 	}}
@@ -115,7 +120,7 @@ func (r *retryers) idempotent(method string) bool {
 	if v, ok := r.byMethod.Load(method); ok {
 		return v.(bool)
 	}
-	idempotent, known := methodIdempotency(method)
+	idempotent, known := methodIdempotency(r.files, method)
 	if known {
 		r.byMethod.Store(method, idempotent)
 	}
@@ -129,16 +134,23 @@ func b2i(b bool) int {
 	return 0
 }
 
-// methodIdempotency reads the method's idempotency_level from the registry
-// of linked-in proto files, so it works for grpc-generated clients too.
-// known is false for a method the registry does not have.
-func methodIdempotency(method string) (idempotent, known bool) {
+// DescriptorResolver finds descriptors by their full names;
+// *protoregistry.Files is one.
+type DescriptorResolver interface {
+	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
+}
+
+// methodIdempotency reads the method's idempotency_level from files (by
+// default the registry of linked-in proto files, so it works for
+// grpc-generated clients too). known is false for a method files do not
+// have.
+func methodIdempotency(files DescriptorResolver, method string) (idempotent, known bool) {
 	sm, ok := strings.CutPrefix(method, "/")
 	i := strings.LastIndex(sm, "/")
 	if !ok || i < 0 {
 		return false, false
 	}
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(sm[:i]))
+	d, err := files.FindDescriptorByName(protoreflect.FullName(sm[:i]))
 	if err != nil {
 		return false, false
 	}

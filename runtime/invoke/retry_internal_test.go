@@ -48,7 +48,7 @@ func TestRetryClassification(t *testing.T) {
 // (unknown services, unknown methods of a known service, malformed names)
 // add nothing, while known methods are cached with the right answer.
 func TestRetryCacheIsBounded(t *testing.T) {
-	r := newRetryers(DefaultRetryPolicy)
+	r := newRetryers(DefaultRetryPolicy, nil)
 	registered := 0
 	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 		for i := 0; i < fd.Services().Len(); i++ {
