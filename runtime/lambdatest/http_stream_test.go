@@ -264,7 +264,7 @@ func TestResponseStreamFunctionTimeout(t *testing.T) {
 				pw.Close()
 			}()
 			return pr, nil
-		}), fe, lambdatest.WithResponseStream(), lambdatest.WithFunctionTimeout(100*time.Millisecond))
+		}), fe, lambdatest.WithResponseStream(), lambdatest.WithFunctionTimeout(500*time.Millisecond))
 		resp := feGetStream(t, srv.URL+pathFor(fe))
 		body, err := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK || string(body) != "part" || !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -293,12 +293,12 @@ func TestResponseStreamIntegrationTimeout(t *testing.T) {
 		go func() {
 			pw.Write(feStreamedAnswer(t, map[string]any{"statusCode": 200}, "first "))
 			<-gotPrelude
-			time.Sleep(50 * time.Millisecond) // past the integration timeout
+			time.Sleep(400 * time.Millisecond) // past the integration timeout
 			pw.Write([]byte("last"))
 			pw.Close()
 		}()
 		return pr, nil
-	}), lambdatest.RESTAPI, lambdatest.WithResponseStream(), lambdatest.WithIntegrationTimeout(20*time.Millisecond))
+	}), lambdatest.RESTAPI, lambdatest.WithResponseStream(), lambdatest.WithIntegrationTimeout(300*time.Millisecond))
 	resp := feGetStream(t, srv.URL+pathFor(lambdatest.RESTAPI))
 	close(gotPrelude)
 	body, err := io.ReadAll(resp.Body)
