@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -825,5 +826,57 @@ func TestStreamingFunctionBehindTheEmulator(t *testing.T) {
 	if res := callStream(context.Background(), c, &testpb.EchoRequest{Count: 1}); connect.CodeOf(res.err) != connect.CodeUnavailable {
 		// connect-go maps the HTTP API's 502 to UNAVAILABLE.
 		t.Errorf("behind an HTTP API: %q, %v; want the 502", res.messages, res.err)
+	}
+}
+
+// TestGRPCWebTextServerStream: gRPC-Web's text mode (grpc-web's default in
+// browsers, which connect-go's client does not speak) streams too: each
+// frame is base64 on its own, so the body decodes quantum by quantum into
+// the data frames and the trailer frame.
+func TestGRPCWebTextServerStream(t *testing.T) {
+	srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{})
+	for _, d := range append(append([]feDeployment(nil), feStreamedDeployments...), feBufferedDeployments[0]) {
+		base := d.serve(t, srv)
+		msg, err := proto.Marshal(&testpb.EchoRequest{Message: "t", Count: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		frame := append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...)
+		req, err := http.NewRequest(http.MethodPost, base+feStreamMethod, strings.NewReader(base64.StdEncoding.EncodeToString(frame)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/grpc-web-text")
+		got := do(t, req)
+		if got.status != http.StatusOK || got.header.Get("Content-Type") != "application/grpc-web-text" || len(got.body)%4 != 0 {
+			t.Fatalf("%s: %d %v %q", d.name, got.status, got.header, got.body)
+		}
+		var raw []byte
+		for b := got.body; len(b) > 0; b = b[4:] {
+			q, err := base64.StdEncoding.DecodeString(string(b[:4]))
+			if err != nil {
+				t.Fatalf("%s: %q: %v", d.name, got.body, err)
+			}
+			raw = append(raw, q...)
+		}
+		var messages []string
+		var trailer string
+		for len(raw) >= 5 {
+			n := int(raw[1])<<24 | int(raw[2])<<16 | int(raw[3])<<8 | int(raw[4])
+			data := raw[5 : 5+n]
+			if raw[0] == 0x80 {
+				trailer = string(data)
+			} else {
+				m := new(testpb.EchoResponse)
+				if err := proto.Unmarshal(data, m); err != nil {
+					t.Fatal(err)
+				}
+				messages = append(messages, m.GetMessage())
+			}
+			raw = raw[5+n:]
+		}
+		if !slices.Equal(messages, []string{"t 0", "t 1"}) || !strings.Contains(trailer, "grpc-status: 0") {
+			t.Errorf("%s: messages %q, trailer %q", d.name, messages, trailer)
+		}
 	}
 }
