@@ -158,6 +158,7 @@ func (cc *ClientConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, meth
 		items:       make(chan streamItem, 1),
 		free:        make(chan []byte, 2),
 		done:        make(chan struct{}),
+		finishDone:  make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	// The caller's context ends the call without waiting for a RecvMsg, as
@@ -209,6 +210,9 @@ type clientStream struct {
 	trailer  metadata.MD
 	es       *lambda.InvokeWithResponseStreamEventStream
 	done     chan struct{} // closed by finish
+	// finishDone is closed when finish has also filled in the call
+	// options and run OnFinish.
+	finishDone chan struct{}
 }
 
 var _ grpc.ClientStream = (*clientStream)(nil)
@@ -302,6 +306,7 @@ func (s *clientStream) Header() (metadata.MD, error) {
 		select {
 		case <-s.headerReady:
 		default:
+			<-s.finishDone
 			return nil, nil
 		}
 	}
@@ -375,8 +380,11 @@ func (s *clientStream) recvMsg(m any) error {
 	return nil
 }
 
-// result is the ended call's RecvMsg error: io.EOF for OK.
+// result is the ended call's RecvMsg error: io.EOF for OK. It waits for
+// finish to have filled in grpc.Header and grpc.Trailer and run OnFinish,
+// as grpc-go's RecvMsg does, whoever ended the call.
 func (s *clientStream) result() error {
+	<-s.finishDone
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err == nil {
@@ -454,6 +462,7 @@ func (s *clientStream) finish(err error, end *streamEnd) {
 	for _, f := range s.ci.onFinish {
 		f(err)
 	}
+	close(s.finishDone)
 }
 
 // publishHeader makes md the call's header (not nil: a header came).

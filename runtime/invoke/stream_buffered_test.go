@@ -85,4 +85,3 @@ func TestBufferedStreams(t *testing.T) {
 		t.Errorf("deadline: %s", got)
 	}
 }
-
