@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -56,7 +57,8 @@ const MaxPayloadSize = 6 * 1024 * 1024
 //     Sandbox.Timedout function error (the handler itself cannot be killed
 //     in-process; it runs on, its buffer still reserved);
 //   - an error returned by the handler becomes Lambda's function error
-//     document with X-Amz-Function-Error "Unhandled".
+//     document with X-Amz-Function-Error "Unhandled", and so does a panic,
+//     as aws-lambda-go reports it (the panic value's type and text).
 //
 // The SDK options passed to Invoke are ignored: there is no SDK in between,
 // hence no SDK retries. Close ends all running invocations, as stopping the
@@ -156,7 +158,7 @@ func (inv *Invoker) Invoke(ctx context.Context, in *awslambda.InvokeInput, _ ...
 	go func() {
 		defer inv.wg.Done()
 		defer cancel()
-		out, err := inv.handler.Invoke(fctx, payload)
+		out, err := invokeRecovering(fctx, inv.handler, payload)
 		// The response goes out before the buffer is reused; out is the
 		// handler's own.
 		done <- result{out, err}
@@ -184,6 +186,9 @@ func (inv *Invoker) Invoke(ctx context.Context, in *awslambda.InvokeInput, _ ...
 		default:
 			return functionError("Unhandled", "Sandbox.Timedout", fmt.Sprintf("Task timed out after %.2f seconds", inv.timeout.Seconds())), nil
 		}
+	}
+	if p, ok := res.err.(*handlerPanic); ok {
+		return functionError("Unhandled", p.typ, p.msg), nil
 	}
 	if res.err != nil {
 		return functionError("Unhandled", fmt.Sprintf("%T", res.err), res.err.Error()), nil
@@ -227,4 +232,33 @@ func operationError(err error) error {
 func functionError(kind, errType, msg string) *awslambda.InvokeOutput {
 	doc, _ := json.Marshal(map[string]string{"errorType": errType, "errorMessage": msg})
 	return &awslambda.InvokeOutput{StatusCode: 200, FunctionError: aws.String(kind), Payload: doc, ExecutedVersion: aws.String("$LATEST")}
+}
+
+// handlerPanic is a handler's panic, which aws-lambda-go recovers and
+// reports as the invocation's function error: the panic value's type name
+// and its text (then it ends the process; here the handler just returns).
+type handlerPanic struct{ typ, msg string }
+
+func (p *handlerPanic) Error() string { return p.msg }
+
+// invokeRecovering runs h as aws-lambda-go does, a panic becoming the
+// function error aws-lambda-go reports for it.
+func invokeRecovering(ctx context.Context, h lambda.Handler, payload []byte) (out []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = newHandlerPanic(v)
+		}
+	}()
+	return h.Invoke(ctx, payload)
+}
+
+func newHandlerPanic(v any) *handlerPanic {
+	typ := reflect.TypeOf(v)
+	name := "nil"
+	if typ != nil {
+		if name = typ.Name(); typ.Kind() == reflect.Pointer {
+			name = typ.Elem().Name()
+		}
+	}
+	return &handlerPanic{typ: name, msg: fmt.Sprint(v)}
 }

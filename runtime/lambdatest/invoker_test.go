@@ -3,7 +3,10 @@ package lambdatest_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/lambdatest"
@@ -161,5 +165,40 @@ func TestLambdaFailures(t *testing.T) {
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "RequestTooLargeException" {
 		t.Errorf("oversize request: %v", err)
+	}
+}
+
+// panicking is a handler that panics, as a bug in a function would.
+type panicking struct{}
+
+func (panicking) Invoke(context.Context, []byte) ([]byte, error) { panic("boom") }
+
+func (panicking) InvokeStream(context.Context, json.RawMessage) (io.Reader, error) {
+	panic(fmt.Errorf("stream boom"))
+}
+
+// TestHandlerPanicIsAFunctionError: a handler's panic does not take the
+// caller down; it is the function error aws-lambda-go reports for it.
+func TestHandlerPanicIsAFunctionError(t *testing.T) {
+	inv := lambdatest.NewInvoker(panicking{})
+	defer inv.Close()
+	out, err := inv.Invoke(context.Background(), &awslambda.InvokeInput{Payload: []byte(`{}`)})
+	if err != nil || aws.ToString(out.FunctionError) != "Unhandled" || string(out.Payload) != `{"errorMessage":"boom","errorType":"string"}` {
+		t.Errorf("Invoke: %v; %+v %s", err, out, out.Payload)
+	}
+	sout, err := inv.InvokeWithResponseStream(context.Background(), &awslambda.InvokeWithResponseStreamInput{FunctionName: aws.String("fn"), Payload: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := sout.GetStream()
+	defer stream.Close()
+	var complete *types.InvokeWithResponseStreamCompleteEvent
+	for ev := range stream.Events() {
+		if c, ok := ev.(*types.InvokeWithResponseStreamResponseEventMemberInvokeComplete); ok {
+			complete = &c.Value
+		}
+	}
+	if complete == nil || aws.ToString(complete.ErrorCode) != "Unhandled" || !strings.Contains(aws.ToString(complete.ErrorDetails), `"errorMessage":"stream boom"`) {
+		t.Errorf("InvokeWithResponseStream: %+v", complete)
 	}
 }

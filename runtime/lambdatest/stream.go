@@ -228,7 +228,7 @@ func (inv *Invoker) runStream(fctx context.Context, payload []byte, w *eventWrit
 	go func() {
 		if !streams {
 			buf := append(inv.getBuffer(), payload...)
-			out, err := inv.handler.Invoke(fctx, buf)
+			out, err := invokeRecovering(fctx, inv.handler, buf)
 			done <- streamResult{out: out, err: err}
 			inv.putBuffer(buf)
 			return
@@ -240,7 +240,7 @@ func (inv *Invoker) runStream(fctx context.Context, payload []byte, w *eventWrit
 			done <- streamResult{err: err}
 			return
 		}
-		r, err := sh.InvokeStream(fctx, raw)
+		r, err := invokeStreamRecovering(fctx, sh, raw)
 		done <- streamResult{r: r, err: err}
 	}()
 
@@ -351,6 +351,10 @@ func drain(fctx context.Context, r io.Reader, w *eventWriter) error {
 
 // streamErrorDocument is aws-lambda-go's error document for err.
 func streamErrorDocument(err error) string {
+	if p, ok := err.(*handlerPanic); ok {
+		doc, _ := json.Marshal(map[string]string{"errorMessage": p.msg, "errorType": p.typ})
+		return string(doc)
+	}
 	t := reflect.TypeOf(err)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -408,4 +412,14 @@ func (w *eventWriter) complete(errorCode, details string) {
 	w.write("InvokeComplete", "application/json", b)
 	w.closed = true
 	w.pw.Close()
+}
+
+// invokeStreamRecovering is invokeRecovering for a StreamHandler.
+func invokeStreamRecovering(ctx context.Context, h StreamHandler, payload json.RawMessage) (r io.Reader, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = newHandlerPanic(v)
+		}
+	}()
+	return h.InvokeStream(ctx, payload)
 }
