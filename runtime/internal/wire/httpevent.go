@@ -220,7 +220,7 @@ func scanEvent(payload []byte, ev *HTTPEvent, sc *eventScan) error {
 		case "requestContext":
 			err = scanRequestContext(r, sc)
 		default:
-			err = r.skipFast()
+			err = r.skipValue()
 		}
 		if err != nil {
 			return err
@@ -253,7 +253,7 @@ func scanRequestContext(r *jsonReader, sc *eventScan) error {
 				err = scanContextHTTP(r, sc)
 			}
 		default:
-			err = r.skipFast()
+			err = r.skipValue()
 		}
 		if err != nil {
 			return err
@@ -275,7 +275,7 @@ func scanContextHTTP(r *jsonReader, sc *eventScan) error {
 		}
 		switch {
 		case string(key) != "method":
-			err = r.skipFast()
+			err = r.skipValue()
 		case !r.nullFast():
 			sc.ctxMethod, err = readMethod(r)
 		}
@@ -454,9 +454,16 @@ type fieldsAt struct {
 // are in the payload, when none has escapes and there are at most
 // maxFieldSpans of them.
 type fieldSpans struct {
-	ok bool
-	n  int
-	at [maxFieldSpans]struct{ name, value span }
+	ok    bool
+	upper bool // a name has A-Z
+	n     int
+	at    [maxFieldSpans]struct{ name, value span }
+}
+
+// text is where the fields are in the payload, from the first name to the
+// last value.
+func (s *fieldSpans) text() span {
+	return span{s.at[0].name.start, s.at[s.n-1].value.end}
 }
 
 const maxFieldSpans = 32
@@ -471,6 +478,10 @@ func (f *fieldsAt) scan(r *jsonReader, lower, multi bool, spans *fieldSpans) err
 	var ok bool
 	if f.n, f.size, ok = checkFields(r, multi, spans); ok {
 		f.noted = spans != nil && spans.ok
+		if f.noted && !spans.upper && spans.n > 0 {
+			t := spans.text()
+			f.size = int(t.end - t.start) // read copies it whole
+		}
 		return nil
 	}
 	r.pos = f.pos
@@ -494,7 +505,7 @@ func checkFields(r *jsonReader, multi bool, spans *fieldSpans) (n, size int, ok 
 	}
 	r.pos++
 	if spans != nil {
-		spans.ok, spans.n = !multi && len(r.data) <= math.MaxInt32, 0
+		spans.ok, spans.upper, spans.n = !multi && len(r.data) <= math.MaxInt32, false, 0
 	}
 	it := fastIter{r: r}
 	for {
@@ -520,6 +531,7 @@ func checkFields(r *jsonReader, multi bool, spans *fieldSpans) (n, size int, ok 
 					at := &spans.at[spans.n]
 					at.name = span{int32(it.keyStart), int32(it.keyStart + len(key))}
 					at.value = span{int32(r.pos - 1 - m), int32(r.pos - 1)}
+					spans.upper = spans.upper || hasUpper(key)
 					spans.n++
 				}
 			}
@@ -540,6 +552,16 @@ func (f *fieldsAt) read(payload []byte, strs *stringArena, lower, multi bool, sp
 	}
 	if f.noted {
 		dst := make([]Field, spans.n)
+		if !spans.upper {
+			// The names need no lowering: one copy of the text from the
+			// first name to the last value holds them all.
+			t := spans.text()
+			all := strs.copy(t.of(payload))
+			for i, at := range spans.at[:spans.n] {
+				dst[i] = Field{Name: all[at.name.start-t.start : at.name.end-t.start], Value: all[at.value.start-t.start : at.value.end-t.start]}
+			}
+			return dst
+		}
 		for i, at := range spans.at[:spans.n] {
 			dst[i] = Field{Name: fieldNameIn(strs, at.name.of(payload), true, lower), Value: strs.copy(at.value.of(payload))}
 		}

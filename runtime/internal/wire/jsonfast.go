@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
@@ -303,21 +302,49 @@ key:
 	goto value
 }
 
-// skipNumber consumes a number as float does: with strconv.ParseFloat only
-// where it might say the number is out of range, for one with an exponent
-// or hundreds of digits.
+// skipNumber consumes a number as float does (RFC 8259's grammar, checked
+// here as number checks it): with strconv.ParseFloat only where it might
+// say the number is out of range, for one with an exponent or hundreds of
+// digits.
 func (r *jsonReader) skipNumber() bool {
-	start := r.pos
-	tok, err := r.number()
-	if err != nil {
+	d, i := r.data, r.pos
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && '1' <= d[i] && d[i] <= '9':
+		for i++; i < len(d) && '0' <= d[i] && d[i] <= '9'; i++ {
+		}
+	default:
 		return false
 	}
-	if len(tok) < 300 && bytes.IndexAny(tok, "eE") < 0 {
+	if i < len(d) && d[i] == '.' {
+		i++
+		j := i
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+		if i == j {
+			return false
+		}
+	}
+	if i-r.pos < 300 && (i >= len(d) || d[i] != 'e' && d[i] != 'E') {
+		r.pos = i
 		return true
 	}
-	r.pos = start
-	_, err = r.float()
+	_, err := r.float()
 	return err == nil
+}
+
+// skipValue is skipFast, with a string skipped at once.
+func (r *jsonReader) skipValue() error {
+	if r.peekFast() == '"' {
+		_, err := r.strSkip()
+		return err
+	}
+	return r.skipFast()
 }
 
 // literal consumes lit if it is next.
