@@ -219,4 +219,3 @@ func appendConnectEndStream(dst []byte, st *status.Status, trailer metadata.MD) 
 func encodeStreamedHTTP(resp *wire.HTTPResponse) []byte {
 	return append(wire.AppendStreamingPrelude(make([]byte, 0, 128+len(resp.Body)), resp.Status, resp.Header), resp.Body...)
 }
-

@@ -25,13 +25,13 @@ const EnvelopeVersion = wire.EnvelopeVersion
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
-	interceptors   []grpc.UnaryServerInterceptor
+	interceptors       []grpc.UnaryServerInterceptor
 	streamInterceptors []grpc.StreamServerInterceptor
-	maxRecvMsgSize int
-	maxSendMsgSize int
-	deadlineMargin time.Duration
-	cors           *corsPolicy
-	stats          *serverStats // nil without StatsHandler
+	maxRecvMsgSize     int
+	maxSendMsgSize     int
+	deadlineMargin     time.Duration
+	cors               *corsPolicy
+	stats              *serverStats // nil without StatsHandler
 }
 
 func newServerOptions(opts []ServerOption) serverOptions {

@@ -52,12 +52,12 @@ type handlerStream struct {
 
 var _ grpc.ServerStream = (*handlerStream)(nil)
 
-func (h *handlerStream) Context() context.Context           { return h.ctx }
-func (h *handlerStream) SetHeader(md metadata.MD) error     { return h.c.stream.SetHeader(md) }
-func (h *handlerStream) SendHeader(md metadata.MD) error    { return h.c.stream.SendHeader(md) }
-func (h *handlerStream) SetTrailer(md metadata.MD)          { _ = h.c.stream.SetTrailer(md) }
-func (h *handlerStream) SendMsg(m any) error                { return h.c.stream.sendMsg(h.c, m) }
-func (h *handlerStream) RecvMsg(m any) error                { return h.recvMsg(m) }
+func (h *handlerStream) Context() context.Context        { return h.ctx }
+func (h *handlerStream) SetHeader(md metadata.MD) error  { return h.c.stream.SetHeader(md) }
+func (h *handlerStream) SendHeader(md metadata.MD) error { return h.c.stream.SendHeader(md) }
+func (h *handlerStream) SetTrailer(md metadata.MD)       { _ = h.c.stream.SetTrailer(md) }
+func (h *handlerStream) SendMsg(m any) error             { return h.c.stream.sendMsg(h.c, m) }
+func (h *handlerStream) RecvMsg(m any) error             { return h.recvMsg(m) }
 
 // recvMsg yields the request message, then io.EOF, as grpc-go's server
 // stream does for a client that sent one message and closed.
