@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 
 	"google.golang.org/grpc/metadata"
 )
@@ -90,17 +89,30 @@ func ReadFrame(r io.Reader, buf []byte, maxMessage int) (flags byte, data []byte
 	if flags == FrameMessage && n > int64(maxMessage) {
 		return flags, nil, &FrameTooLargeError{Size: int(n), Max: maxMessage}
 	}
-	if int64(cap(buf)) < n {
-		buf = make([]byte, n)
+	if int64(cap(buf)) >= n || n <= 1<<20 {
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		data = buf[:n]
+		if _, err := io.ReadFull(r, data); err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return flags, nil, ErrTruncatedFrame
+			}
+			return flags, nil, err
+		}
+		return flags, data, nil
 	}
-	data = buf[:n]
-	if _, err := io.ReadFull(r, data); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+	// A large frame grows with what arrives, so that a length that the
+	// stream does not keep costs no more than the bytes that came.
+	var b bytes.Buffer
+	m, err := io.CopyN(&b, r, n)
+	if m < n {
+		if err == nil || err == io.EOF {
 			return flags, nil, ErrTruncatedFrame
 		}
 		return flags, nil, err
 	}
-	return flags, data, nil
+	return flags, b.Bytes(), nil
 }
 
 // ParseHeaderFrame reads a header frame's data.
@@ -129,17 +141,19 @@ func ParseHeaderFrame(data []byte) (metadata.MD, error) {
 // body (base64 in binary mode, as an envelope carries it). messages is how
 // many message frames there were.
 func ParseFrames(payload []byte, jsonMode bool) (env *Response, messages int, err error) {
-	r := bytes.NewReader(payload)
 	var header metadata.MD
 	var last []byte
 	for {
-		flags, data, err := ReadFrame(r, nil, math.MaxInt32)
-		if err != nil {
-			if err == io.EOF {
-				err = ErrTruncatedFrame
-			}
-			return nil, 0, err
+		if len(payload) < FramePrefixSize {
+			return nil, 0, ErrTruncatedFrame
 		}
+		flags, n := payload[0], uint64(binary.BigEndian.Uint32(payload[1:FramePrefixSize]))
+		payload = payload[FramePrefixSize:]
+		if uint64(len(payload)) < n {
+			return nil, 0, ErrTruncatedFrame
+		}
+		data := payload[:n]
+		payload = payload[n:]
 		switch flags {
 		case FrameHeader:
 			if header, err = ParseHeaderFrame(data); err != nil {
