@@ -58,7 +58,7 @@ func (m *Payload) read(r *jsonReader, jsonMode bool) (err error) {
 		m.JSON, err = r.skip()
 		m.HasJSON = true
 	default:
-		m.Body, err = r.str()
+		m.Body, err = r.strFast()
 		m.HasBody = true
 	}
 	return err
@@ -268,7 +268,7 @@ func readResponse(payload []byte, env *Response, fnErr *FunctionError, isFnErr *
 			m, err = r.str()
 			env.Message = string(m)
 		case "details":
-			env.Details, err = r.str()
+			env.Details, err = r.strFast()
 		case "header":
 			env.Header, err = readMetadata(r)
 		case "trailer":
