@@ -219,15 +219,24 @@ func streamingRefusal(method string, r *route) *status.Status {
 	return status.Newf(codes.Unimplemented, "lambda: %s is a %s method; a Lambda invocation takes its whole request before the function starts, so only unary and server-streaming methods are carried", method, wire.StreamKind(r.stream))
 }
 
-// run dispatches a decoded call and encodes its outcome.
-func (s *Server) run(ctx context.Context, hc *httpCall) {
+// prepare gives a decoded call its incoming metadata and request message;
+// false when the headers cannot be metadata, the error answer then set.
+func (hc *httpCall) prepare() bool {
 	md, st := incomingMetadata(hc.ev.Header, hc.ev.Cookies)
 	if st != nil {
 		hc.resp = hc.errorResponse(st, nil, nil)
-		return
+		return false
 	}
 	hc.md = md
 	hc.body = &hc.msg
+	return true
+}
+
+// run dispatches a decoded call and encodes its outcome.
+func (s *Server) run(ctx context.Context, hc *httpCall) {
+	if !hc.prepare() {
+		return
+	}
 	o := hc.dispatch(ctx)
 	// A handler left running past its deadline must not read the request
 	// after this (its buffers go back to the pools below).

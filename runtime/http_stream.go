@@ -53,13 +53,9 @@ type httpStream struct {
 // answer in hc.resp; streamed (hc.st set), it hands the call to a goroutine
 // that writes the answer as it comes, and sets hc.handedOff.
 func (s *Server) runStream(ctx context.Context, hc *httpCall) {
-	md, st := incomingMetadata(hc.ev.Header, hc.ev.Cookies)
-	if st != nil {
-		hc.resp = hc.errorResponse(st, nil, nil)
+	if !hc.prepare() {
 		return
 	}
-	hc.md = md
-	hc.body = &hc.msg
 	hs := &httpStream{hc: hc}
 	hc.stream.sink = hs
 	if hc.st != nil {
