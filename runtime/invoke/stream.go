@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go/middleware"
-	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -87,16 +86,14 @@ const maxMetadataFrame = 16 << 20
 // decoding state in the codec of the client's protocol, shared by all of
 // the client's calls: concurrent streams on one *lambda.Client are a data
 // race (aws/smithy-go#714, benign today but reported by the race
-// detector). A fresh default protocol per call has its own codec.
+// detector). A fresh protocol per call (StreamProtocol) has its own codec.
 var streamSDKOptions = [2]func(*lambda.Options){streamOptions(), streamOptions(addSecureEndpointGuard)}
 
 func streamOptions(extra ...func(*middleware.Stack) error) func(*lambda.Options) {
 	apis := append([]func(*middleware.Stack) error{addAttemptMiddleware}, extra...)
 	return func(o *lambda.Options) {
 		o.Retryer = aws.NopRetryer{}
-		if _, ok := o.Protocol.(*restjson1.Protocol); ok {
-			o.Protocol = restjson1.New(nil)
-		}
+		StreamProtocol(o)
 		o.APIOptions = append(o.APIOptions[:len(o.APIOptions):len(o.APIOptions)], apis...)
 	}
 }
