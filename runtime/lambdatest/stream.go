@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go/eventstream"
-	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
 
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
 )
@@ -98,11 +97,11 @@ type invokerKey struct{}
 // ownEventStreamCodec gives an SDK call its own protocol, whose event
 // stream codec is then not shared with the client's other calls: smithy-go
 // keeps per-call decoding state in the codec of the client's protocol, a
-// data race between concurrent event streams (aws/smithy-go#714).
+// data race between concurrent event streams (aws/smithy-go#714). It is
+// the protocol invoke's streams use (invoke.StreamProtocol), which decodes
+// PayloadChunk events as a client through invoke would in production.
 func ownEventStreamCodec(o *awslambda.Options) {
-	if _, ok := o.Protocol.(*restjson1.Protocol); ok {
-		o.Protocol = restjson1.New(nil)
-	}
+	invoke.StreamProtocol(o)
 }
 
 // streamTransport answers InvokeWithResponseStream requests by running the
