@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -157,6 +158,10 @@ type statsCase struct {
 	// fires first (the parity suite's MessageVaries); the client's status
 	// messages are not compared, their codes are.
 	MessageVaries bool
+	// Stream: a server-streaming call. Its messages are frames (WireLength
+	// is the message's length plus the 5-byte prefix on both paths), and
+	// its InTrailer comes after the messages it follows.
+	Stream bool
 }
 
 func statsCases() []statsCase {
@@ -204,8 +209,36 @@ func statsCases() []statsCase {
 			MessageVaries:           true,
 		},
 		{Name: "request larger than the server's limit", Req: &testpb.EchoRequest{Payload: payload(2048)}, MaxRecv: 1024},
+		{Name: "server stream, messages then OK", Stream: true, Call: streamAll(&testpb.EchoRequest{Message: "s", Count: 2, Header: pairs("x-header", "h"), Trailer: pairs("x-trailer", "t")})},
+		{Name: "server stream, error after a message", Stream: true, Call: streamAll(func() *testpb.EchoRequest {
+			r := fail(codes.Aborted, "after one", &errdetails.ErrorInfo{Reason: "STOP"})
+			r.Count, r.Message = 1, "s"
+			return r
+		}())},
 		{Name: "unknown method", Call: rawCall("/lambdatest.v1.TestService/NoSuchMethod"), ServerLast: "OutTrailer"},
 		{Name: "unknown service", Call: rawCall("/no.such.Service/Echo"), ServerLast: "OutTrailer"},
+	}
+}
+
+// streamAll makes a server-streaming call of req and receives it to the end;
+// the response is the last message.
+func streamAll(req *testpb.EchoRequest) func(ctx context.Context, c Conn, opts ...grpc.CallOption) (proto.Message, error) {
+	return func(ctx context.Context, c Conn, opts ...grpc.CallOption) (proto.Message, error) {
+		stream, err := c.Client.Stream(ctx, req, opts...)
+		if err != nil {
+			return nil, err
+		}
+		var last proto.Message
+		for {
+			m, err := stream.Recv()
+			if err == io.EOF {
+				return last, nil
+			}
+			if err != nil {
+				return last, err
+			}
+			last = m
+		}
 	}
 }
 
@@ -558,7 +591,7 @@ func (e statsEvent) equal(o statsEvent) bool {
 
 // statsEvents reduces one side's recorded events, asserting the listed
 // exceptions on the way (statsExceptions) and that times are set in order.
-func statsEvents(t *testing.T, side string, lambda bool, recs []recorded) []statsEvent {
+func statsEvents(t *testing.T, side string, lambda, stream bool, recs []recorded) []statsEvent {
 	t.Helper()
 	errorf := func(format string, args ...any) {
 		t.Helper()
@@ -592,8 +625,11 @@ func statsEvents(t *testing.T, side string, lambda bool, recs []recorded) []stat
 		}
 	}
 	payloadWireLength := func(event string, n, compressed int) {
+		// On the Lambda path a request travels base64 in the envelope, and
+		// so does a unary response; a stream's messages are frames.
+		request := event == "server InPayload" || event == "client OutPayload"
 		want := compressed + 5
-		if lambda {
+		if lambda && (request || !stream) {
 			want = base64.StdEncoding.EncodedLen(compressed)
 		}
 		if n != want {
@@ -724,10 +760,10 @@ func TestStatsHandlerParity(t *testing.T) {
 					gr, gconns = g.client.snapshot()
 					lr, lconns = l.client.snapshot()
 				}
-				ge := statsEvents(t, side, false, gr)
-				le := statsEvents(t, side, true, lr)
+				ge := statsEvents(t, side, false, c.Stream, gr)
+				le := statsEvents(t, side, true, c.Stream, lr)
 				if side == "client" {
-					ge = clientOrder(ge)
+					ge = clientOrder(ge, c.Stream)
 					if c.MessageVaries {
 						ge, le = withoutMessages(ge), withoutMessages(le)
 					}
@@ -768,9 +804,14 @@ func withoutMessages(es []statsEvent) []statsEvent {
 // the answer is quick, the reader's events can come before OutPayload, and
 // InTrailer before or after InPayload. A Lambda invocation is synchronous:
 // the request is sent, then the whole answer arrives, and the Lambda path's
-// events must come in this order as they are, unsorted.
-func clientOrder(es []statsEvent) []statsEvent {
+// events must come in this order as they are, unsorted. A stream's answer
+// is read message by message, its trailer after them: its InTrailer comes
+// after the InPayloads.
+func clientOrder(es []statsEvent, stream bool) []statsEvent {
 	rank := map[string]int{"TagRPC": 0, "Begin": 1, "OutHeader": 2, "OutPayload": 3, "InHeader": 4, "InTrailer": 5, "InPayload": 6, "End": 7}
+	if stream {
+		rank["InTrailer"], rank["InPayload"] = 6, 5
+	}
 	es = slices.Clone(es)
 	slices.SortStableFunc(es, func(a, b statsEvent) int { return rank[a.Kind] - rank[b.Kind] })
 	return es

@@ -94,7 +94,7 @@ func (c *call) serve(ctx context.Context) outcome {
 	}
 	ctx = metadata.NewIncomingContext(ctx, md)
 	if c.stats != nil {
-		ctx = c.stats.beginCall(ctx, c, md)
+		ctx = c.stats.beginCall(ctx, c, md, r.stream != nil && r.stream.ServerStreams)
 	}
 
 	if r.stream != nil {

@@ -182,10 +182,10 @@ func wellFormedMethod(m string) bool {
 
 // beginCall reports TagRPC, InHeader and Begin for a routed call; ctx is
 // the handler's context so far, which the returned one replaces.
-func (cs *callStats) beginCall(ctx context.Context, c *call, md metadata.MD) context.Context {
+func (cs *callStats) beginCall(ctx context.Context, c *call, md metadata.MD, serverStream bool) context.Context {
 	ctx = cs.tag(ctx, c, md)
 	cs.state = statsBegun
-	cs.begin = stats.Begin{BeginTime: time.Now()}
+	cs.begin = stats.Begin{BeginTime: time.Now(), IsServerStream: serverStream}
 	cs.h.HandleRPC(ctx, &cs.begin)
 	return ctx
 }

@@ -140,7 +140,7 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 	}
 	var cs *callStats // stats.go
 	if cc.opts.stats != nil {
-		ctx, cs = cc.opts.stats.beginCall(ctx, method, ci.failFast)
+		ctx, cs = cc.opts.stats.beginCall(ctx, method, ci.failFast, false)
 		defer func() { cs.finish(err, trailer) }()
 	}
 	md, err := cc.outgoingMetadata(ctx, method, ci.creds)

@@ -102,12 +102,12 @@ type callStats struct {
 }
 
 // beginCall reports TagRPC and Begin and returns the call's context.
-func (s *clientStats) beginCall(ctx context.Context, method string, failFast bool) (context.Context, *callStats) {
+func (s *clientStats) beginCall(ctx context.Context, method string, failFast, serverStream bool) (context.Context, *callStats) {
 	cs := &callStats{s: s}
 	cs.tagInfo = stats.RPCTagInfo{FullMethodName: method, FailFast: failFast}
 	ctx = s.h.TagRPC(ctx, &cs.tagInfo)
 	cs.ctx = ctx
-	cs.begin = stats.Begin{Client: true, BeginTime: time.Now(), FailFast: failFast}
+	cs.begin = stats.Begin{Client: true, BeginTime: time.Now(), FailFast: failFast, IsServerStream: serverStream}
 	s.h.HandleRPC(ctx, &cs.begin)
 	return ctx, cs
 }

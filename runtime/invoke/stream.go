@@ -130,7 +130,7 @@ func (cc *ClientConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, meth
 	}
 	var cs *callStats
 	if cc.opts.stats != nil {
-		ctx, cs = cc.opts.stats.beginCall(ctx, method, ci.failFast)
+		ctx, cs = cc.opts.stats.beginCall(ctx, method, ci.failFast, desc.ServerStreams)
 	}
 	md, err := cc.outgoingMetadata(ctx, method, ci.creds)
 	if err != nil {
