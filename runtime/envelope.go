@@ -142,6 +142,8 @@ func (es *envelopeStream) sendHeader(md metadata.MD) error {
 	return es.out.write(es.scratch)
 }
 
+func (es *envelopeStream) coalesce() { es.out.hold = es.out.w != nil }
+
 func (es *envelopeStream) sendMessage(b []byte) error {
 	es.scratch = append(wire.AppendFramePrefix(es.scratch[:0], wire.FrameMessage, len(b)), b...)
 	return es.out.write(es.scratch)

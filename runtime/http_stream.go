@@ -103,6 +103,8 @@ func (hs *httpStream) start(h []wire.Field, body []byte) error {
 	return hs.out.write(append(wire.AppendStreamingPrelude(nil, resp.Status, resp.Header), body...))
 }
 
+func (hs *httpStream) coalesce() { hs.out.hold = hs.out.w != nil }
+
 func (hs *httpStream) sendMessage(b []byte) error {
 	flags := byte(0)
 	if hs.hc.respGzip {

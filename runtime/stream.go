@@ -59,7 +59,7 @@ func (s *serverStream) SendHeader(md metadata.MD) error {
 	s.headerSent = true
 	if s.sink != nil {
 		// A stream's header goes out now, as on grpc-go.
-		return s.writeHeaderLocked()
+		return s.writeHeaderLocked(false)
 	}
 	return nil
 }

@@ -35,6 +35,10 @@ type streamSink interface {
 	// sendMessage writes one marshaled response message; b is reused after
 	// the call.
 	sendMessage(b []byte) error
+	// coalesce makes the sink's next write go out with the one after it:
+	// a header sent because the first message is, leaves with it, in one
+	// chunk of the streamed response.
+	coalesce()
 }
 
 // serverStreamRoute reports whether a route is a server-streaming method,
@@ -82,7 +86,7 @@ func (s *serverStream) sendMsg(c *call, m any) error {
 	if s.done {
 		return s.endErr
 	}
-	if err := s.writeHeaderLocked(); err != nil {
+	if err := s.writeHeaderLocked(true); err != nil {
 		return err
 	}
 	if c.stats != nil {
@@ -95,8 +99,9 @@ func (s *serverStream) sendMsg(c *call, m any) error {
 	return nil
 }
 
-// writeHeaderLocked sends the header if it has not been sent.
-func (s *serverStream) writeHeaderLocked() error {
+// writeHeaderLocked sends the header if it has not been sent; with
+// withMessage, a message follows at once and the two leave together.
+func (s *serverStream) writeHeaderLocked(withMessage bool) error {
 	if s.headerWritten {
 		return nil
 	}
@@ -107,6 +112,9 @@ func (s *serverStream) writeHeaderLocked() error {
 	if msg := invalidWireMetadata(s.header); msg != "" {
 		s.failed = status.New(codes.Internal, msg)
 		return s.failed.Err()
+	}
+	if withMessage {
+		s.sink.coalesce()
 	}
 	if err := s.sink.sendHeader(s.header); err != nil {
 		s.failed = toStatus(err)
@@ -200,6 +208,9 @@ type streamOut struct {
 	w     io.Writer
 	limit int  // buffered: the most buf may hold
 	gone  bool // the reader went away: bytes are dropped, as Lambda drops them
+
+	hold    bool   // streamed: keep the next write for the one after it
+	pending []byte // what hold kept
 }
 
 // write sends p, or appends it to the buffered answer.
@@ -213,6 +224,15 @@ func (o *streamOut) write(p []byte) error {
 	}
 	if o.gone {
 		return nil
+	}
+	if o.hold {
+		o.hold = false
+		o.pending = append(o.pending[:0], p...)
+		return nil
+	}
+	if len(o.pending) > 0 {
+		p = append(o.pending, p...)
+		o.pending = o.pending[:0]
 	}
 	if _, err := o.w.Write(p); err != nil {
 		o.gone = true

@@ -265,3 +265,36 @@ func TestStreamHTTPStreamed(t *testing.T) {
 		t.Errorf("%d messages then %q", n, frames)
 	}
 }
+
+// TestStreamHeaderLeavesWithFirstMessage: a header that goes out because
+// the first message does leaves in the same write (one chunk of the
+// streamed response), while one sent with SendHeader leaves on its own.
+func TestStreamHeaderLeavesWithFirstMessage(t *testing.T) {
+	srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{})
+	firstRead := func(req *testpb.EchoRequest) (flags []byte) {
+		r, _ := srv.InvokeStream(context.Background(), streamRequest(t, req, 10*time.Second))
+		buf := make([]byte, 1<<16)
+		n, err := r.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, r)
+		b := bytes.NewReader(buf[:n])
+		for b.Len() > 0 {
+			f, _, err := wire.ReadFrame(b, nil, 1<<20)
+			if err != nil {
+				t.Fatalf("the first read ends inside a frame: %v", err)
+			}
+			flags = append(flags, f)
+		}
+		return flags
+	}
+	set := &testpb.EchoRequest{Count: 2, Header: []*testpb.Pair{{Key: "h", Value: []byte("1")}}}
+	if got := firstRead(set); !bytes.Equal(got, []byte{wire.FrameHeader, wire.FrameMessage}) {
+		t.Errorf("header set, then a message: the first read has frames %x, want header and message", got)
+	}
+	sent := &testpb.EchoRequest{Count: 2, SendHeader: []*testpb.Pair{{Key: "h", Value: []byte("1")}}}
+	if got := firstRead(sent); !bytes.Equal(got, []byte{wire.FrameHeader}) {
+		t.Errorf("SendHeader: the first read has frames %x, want the header alone", got)
+	}
+}
