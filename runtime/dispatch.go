@@ -103,30 +103,7 @@ func (c *call) serve(ctx context.Context) outcome {
 		}
 		return c.serveStream(ctx, r)
 	}
-	var res result
-	handlerDone := true
-	if _, ok := ctx.Deadline(); !ok {
-		// Without a deadline nothing can end the call early but the handler
-		// itself, which sees its context's cancellation.
-		res = c.handle(ctx, r)
-	} else {
-		// The handler runs on its own goroutine so that one that ignores its
-		// context still gets a DEADLINE_EXCEEDED answer out before Lambda
-		// kills the invocation; grpc-go likewise leaves such a handler running.
-		done := make(chan result, 1)
-		go func() { done <- c.handle(ctx, r) }()
-		select {
-		case res = <-done:
-		case <-ctx.Done():
-			select {
-			case res = <-done: // finished at the same moment: keep its answer
-			default:
-				handlerDone = false
-				res.err = status.FromContextError(ctx.Err()).Err()
-				c.abandon(res.err)
-			}
-		}
-	}
+	res, handlerDone := c.runHandler(ctx, r, nil)
 	header, trailer := stream.finish(handlerDone)
 	if msg := invalidWireMetadata(header); msg != "" {
 		return failure(status.New(codes.Internal, msg), nil, nil)
@@ -145,6 +122,42 @@ func (c *call) serve(ctx context.Context) outcome {
 		c.stats.sendResponse(c, header, res.resp, buf.B)
 	}
 	return outcome{header: header, trailer: trailer, body: buf}
+}
+
+// runHandler runs the call's handler (the streaming one with hs) until it
+// returns or ctx ends. Without a deadline nothing can end the call early
+// but the handler itself, which sees its context's cancellation. With one,
+// the handler runs on its own goroutine so that one that ignores its
+// context still gets a DEADLINE_EXCEEDED answer out before Lambda kills the
+// invocation (grpc-go likewise leaves such a handler running): the call is
+// then abandoned, and done is false.
+func (c *call) runHandler(ctx context.Context, r *route, hs *handlerStream) (res result, done bool) {
+	if _, ok := ctx.Deadline(); !ok {
+		return c.runOnce(ctx, r, hs), true
+	}
+	ch := make(chan result, 1)
+	go func() { ch <- c.runOnce(ctx, r, hs) }()
+	select {
+	case res = <-ch:
+		return res, true
+	case <-ctx.Done():
+		select {
+		case res = <-ch: // finished at the same moment: keep its answer
+			return res, true
+		default:
+			res.err = status.FromContextError(ctx.Err()).Err()
+			c.abandon(res.err)
+			return res, false
+		}
+	}
+}
+
+// runOnce runs the unary handler, or the streaming one with hs.
+func (c *call) runOnce(ctx context.Context, r *route, hs *handlerStream) result {
+	if hs != nil {
+		return result{err: c.handleStream(hs, r)}
+	}
+	return c.handle(ctx, r)
 }
 
 // handlerContext gives the handler the earlier of the caller's deadline and

@@ -146,9 +146,6 @@ func (hs *httpStream) end(o outcome) {
 			if !hs.started {
 				_ = hs.sendHeader(o.header)
 			}
-			if st.Code() != codes.OK && len(o.details) == 0 {
-				o.details, _ = wire.StatusDetails(st)
-			}
 			_ = hs.endWrite(appendFrame(nil, frameTrailer, appendTrailerBlock(nil, st, o.details, o.trailer)))
 		}
 	}

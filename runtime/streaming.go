@@ -41,7 +41,7 @@ type streamSink interface {
 	coalesce()
 }
 
-// serverStreamRoute reports whether a route is a server-streaming method,
+// serverStreaming reports whether a route is a server-streaming method,
 // the one kind of streaming method an invocation can carry.
 func (r *route) serverStreaming() bool {
 	return r.stream != nil && r.stream.ServerStreams && !r.stream.ClientStreams
@@ -127,28 +127,8 @@ func (s *serverStream) writeHeaderLocked(withMessage bool) error {
 // its header is the header metadata only when none was sent.
 func (c *call) serveStream(ctx context.Context, r *route) outcome {
 	stream := &c.stream
-	hs := &handlerStream{ctx: ctx, c: c}
-	info := &grpc.StreamServerInfo{FullMethod: r.method, IsServerStream: true}
-	var err error
-	handlerDone := true
-	run := func() error { return c.handleStream(hs, r, info) }
-	if _, ok := ctx.Deadline(); !ok {
-		err = run()
-	} else {
-		done := make(chan error, 1)
-		go func() { done <- run() }()
-		select {
-		case err = <-done:
-		case <-ctx.Done():
-			select {
-			case err = <-done:
-			default:
-				handlerDone = false
-				err = status.FromContextError(ctx.Err()).Err()
-				c.abandon(err)
-			}
-		}
-	}
+	res, handlerDone := c.runHandler(ctx, r, &handlerStream{ctx: ctx, c: c})
+	err := res.err
 	header, trailer, failed := stream.finishStream(handlerDone, err)
 	if failed != nil {
 		return failure(failed, header, trailer)
@@ -164,7 +144,7 @@ func (c *call) serveStream(ctx context.Context, r *route) outcome {
 
 // handleStream runs a streaming handler with the stream interceptors and
 // turns a panic into INTERNAL.
-func (c *call) handleStream(hs *handlerStream, r *route, info *grpc.StreamServerInfo) (err error) {
+func (c *call) handleStream(hs *handlerStream, r *route) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			log.Printf("protoc-gen-go-lambda: panic in handler for %s: %v\n%s", r.method, p, debug.Stack())
@@ -172,6 +152,7 @@ func (c *call) handleStream(hs *handlerStream, r *route, info *grpc.StreamServer
 		}
 	}()
 	if i := c.srv.streamInterceptor; i != nil {
+		info := &grpc.StreamServerInfo{FullMethod: r.method, IsServerStream: true}
 		return i(r.service.impl, hs, info, r.stream.Handler)
 	}
 	return r.stream.Handler(r.service.impl, hs)
