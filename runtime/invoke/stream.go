@@ -505,14 +505,7 @@ func (s *clientStream) run(payload []byte) {
 	out, err := s.si.InvokeWithResponseStream(s.ctx, in, streamSDKOptions[b2i(s.secureCreds)])
 	switch {
 	case err != nil:
-		if s.ctx.Err() != nil {
-			return // finish has run, or will with the caller's context
-		}
-		st := invokeErrorStatus(err)
-		if isInsecureCredentialsError(err) {
-			st = status.Convert(errInsecureCredentials)
-		}
-		s.publishEnd(&streamEnd{err: st.Err()})
+		s.invokeFailed(err)
 		return
 	case out == nil || out.GetStream() == nil:
 		s.publishEnd(&streamEnd{err: status.Error(codes.Internal, "lambda: the invoker returned neither a response stream nor an error")})
@@ -552,6 +545,19 @@ func (s *clientStream) run(payload []byte) {
 	s.publishEnd(end)
 }
 
+// invokeFailed ends the call whose invocation failed with err, unless the
+// caller's context ended it (finish has run, or will).
+func (s *clientStream) invokeFailed(err error) {
+	if s.ctx.Err() != nil {
+		return
+	}
+	st := invokeErrorStatus(err)
+	if isInsecureCredentialsError(err) {
+		st = status.Convert(errInsecureCredentials)
+	}
+	s.publishEnd(&streamEnd{err: st.Err()})
+}
+
 // runBuffered invokes the function with plain Invoke (WithBufferedStreams)
 // and reads the answer it returns all at once.
 func (s *clientStream) runBuffered(payload []byte) {
@@ -564,14 +570,7 @@ func (s *clientStream) runBuffered(payload []byte) {
 	out, err := s.cc.invoker.Invoke(s.ctx, in, streamSDKOptions[b2i(s.secureCreds)])
 	switch {
 	case err != nil:
-		if s.ctx.Err() != nil {
-			return
-		}
-		st := invokeErrorStatus(err)
-		if isInsecureCredentialsError(err) {
-			st = status.Convert(errInsecureCredentials)
-		}
-		s.publishEnd(&streamEnd{err: st.Err()})
+		s.invokeFailed(err)
 		return
 	case out == nil:
 		s.publishEnd(&streamEnd{err: status.Error(codes.Internal, "lambda: the invoker returned neither an output nor an error")})

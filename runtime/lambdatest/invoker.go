@@ -243,13 +243,18 @@ func (p *handlerPanic) Error() string { return p.msg }
 
 // invokeRecovering runs h as aws-lambda-go does, a panic becoming the
 // function error aws-lambda-go reports for it.
-func invokeRecovering(ctx context.Context, h lambda.Handler, payload []byte) (out []byte, err error) {
+func invokeRecovering(ctx context.Context, h lambda.Handler, payload []byte) ([]byte, error) {
+	return recovering(func() ([]byte, error) { return h.Invoke(ctx, payload) })
+}
+
+// recovering runs f, a handler's panic becoming a *handlerPanic.
+func recovering[T any](f func() (T, error)) (out T, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = newHandlerPanic(v)
 		}
 	}()
-	return h.Invoke(ctx, payload)
+	return f()
 }
 
 func newHandlerPanic(v any) *handlerPanic {

@@ -414,11 +414,6 @@ func (w *eventWriter) complete(errorCode, details string) {
 }
 
 // invokeStreamRecovering is invokeRecovering for a StreamHandler.
-func invokeStreamRecovering(ctx context.Context, h StreamHandler, payload json.RawMessage) (r io.Reader, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = newHandlerPanic(v)
-		}
-	}()
-	return h.InvokeStream(ctx, payload)
+func invokeStreamRecovering(ctx context.Context, h StreamHandler, payload json.RawMessage) (io.Reader, error) {
+	return recovering(func() (io.Reader, error) { return h.InvokeStream(ctx, payload) })
 }
