@@ -4,6 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/invoke"
+	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/lambdatest"
+	"google.golang.org/grpc/status"
 	"io"
 	"strings"
 	"testing"
@@ -297,4 +302,80 @@ func TestStreamHeaderLeavesWithFirstMessage(t *testing.T) {
 	if got := firstRead(sent); !bytes.Equal(got, []byte{wire.FrameHeader}) {
 		t.Errorf("SendHeader: the first read has frames %x, want the header alone", got)
 	}
+}
+
+// TestConcurrentStreamsKeepTheirOwnMessages runs many server-streaming
+// calls at once through the Lambda-faithful double (several invocations at
+// a time, as with AWS_LAMBDA_MAX_CONCURRENCY; the payload buffer reused by
+// the next invocation on the buffered path), streamed and buffered, a
+// quarter of them with a deadline that passes mid-stream: each caller gets
+// its own messages only. Run under -race by scripts/test.
+func TestConcurrentStreamsKeepTheirOwnMessages(t *testing.T) {
+	srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{},
+		runtime.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+			return handler(srv, ss)
+		}))
+	inv := lambdatest.NewInvoker(srv, lambdatest.WithMaxConcurrency(16))
+	defer inv.Close()
+	streamed := testpb.NewTestServiceLambdaClient(invoke.NewClientConn(inv, "fn"))
+	buffered := testpb.NewTestServiceLambdaClient(invoke.NewClientConn(invokeOnlyInvoker{inv}, "fn", invoke.WithBufferedStreams()))
+	const calls = 200
+	errs := make(chan error, calls)
+	for i := range calls {
+		go func() {
+			client := streamed
+			if i%2 == 1 {
+				client = buffered
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			req := &testpb.EchoRequest{Message: fmt.Sprintf("caller-%d", i), Count: 3}
+			late := i%4 == 3
+			if late {
+				ctx, cancel = context.WithTimeout(context.Background(), 60*time.Millisecond)
+				req.Count, req.IntervalMillis = 100, 50
+			}
+			defer cancel()
+			stream, err := client.Stream(ctx, req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			n := 0
+			for {
+				m, err := stream.Recv()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					if late && status.Code(err) == codes.DeadlineExceeded {
+						break
+					}
+					errs <- fmt.Errorf("%s: %v", req.Message, err)
+					return
+				}
+				if want := fmt.Sprintf("%s %d", req.Message, n); m.GetMessage() != want {
+					errs <- fmt.Errorf("got %q, want %q", m.GetMessage(), want)
+					return
+				}
+				n++
+			}
+			if !late && n != 3 {
+				errs <- fmt.Errorf("%s: %d messages", req.Message, n)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// invokeOnlyInvoker hides the double's InvokeWithResponseStream.
+type invokeOnlyInvoker struct{ inv *lambdatest.Invoker }
+
+func (i invokeOnlyInvoker) Invoke(ctx context.Context, in *awslambda.InvokeInput, opts ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error) {
+	return i.inv.Invoke(ctx, in, opts...)
 }
