@@ -236,19 +236,6 @@ func (c catalogFiles) FindDescriptorByName(name protoreflect.FullName) (protoref
 	return cat.files.FindDescriptorByName(name)
 }
 
-// clientStreams says whether the catalog knows method as client-streaming.
-func (b *Bridge) clientStreams(method string) bool {
-	md := b.method(method)
-	return md != nil && md.IsStreamingClient()
-}
-
-// serverStreams says whether the catalog knows method as server-streaming
-// only, the streaming kind an invocation carries.
-func (b *Bridge) serverStreams(method string) bool {
-	md := b.method(method)
-	return md != nil && md.IsStreamingServer() && !md.IsStreamingClient()
-}
-
 // method finds a method's descriptor in the catalog.
 func (b *Bridge) method(method string) protoreflect.MethodDescriptor {
 	service, name := splitMethod(method)

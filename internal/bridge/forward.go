@@ -39,22 +39,24 @@ func (b *Bridge) forward(_ any, stream grpc.ServerStream) (err error) {
 		return status.Errorf(codes.Unimplemented, "unknown service %v", service)
 	}
 
+	md := b.method(method)
 	in := &invoke.RawMessage{}
-	if err := b.receive(stream, method, in); err != nil {
+	if err := receive(stream, md != nil && md.IsStreamingClient(), in); err != nil {
 		return err
 	}
 	if err := b.checkCredentials(ctx, function); err != nil {
 		return err
 	}
-	if b.method(method) == nil {
+	if md == nil {
 		// Whether a method streams is in its descriptor: ask the function
 		// for its descriptors once (a failure is asked again at most once
 		// per RefreshInterval); a method they do not know is forwarded as
 		// unary.
 		_ = b.fetch(ctx, t, false)
+		md = b.method(method)
 	}
 	ctx = outgoingContext(ctx)
-	if b.serverStreams(method) {
+	if md != nil && md.IsStreamingServer() && !md.IsStreamingClient() {
 		return forwardStream(ctx, stream, t, method, in)
 	}
 	out := &invoke.RawMessage{}
@@ -142,9 +144,8 @@ func endStream(stream grpc.ServerStream, cs grpc.ClientStream, err error) error 
 // close its side and refuses a second message; for a method known to be
 // client-streaming it forwards the first message at once, and the function
 // answers that it does not serve such methods.
-func (b *Bridge) receive(stream grpc.ServerStream, method string, in *invoke.RawMessage) error {
+func receive(stream grpc.ServerStream, clientStreams bool, in *invoke.RawMessage) error {
 	err := stream.RecvMsg(in)
-	clientStreams := b.clientStreams(method)
 	switch {
 	case errors.Is(err, io.EOF) && clientStreams:
 		return nil // an empty stream: the function says what it thinks of it
