@@ -223,7 +223,12 @@ func (cc *ClientConn) invoke(ctx context.Context, method string, args, reply any
 	if cs != nil {
 		cs.receiveTrailer(trailer)
 	}
-	if err := env.Unmarshal(reply, ci.maxRecv); err != nil {
+	if raw, ok := reply.(*RawMessage); ok && !env.HasJSON {
+		// A proxy's message: its bytes as the function wrote them.
+		if raw.Bytes, err = env.DecodeRaw(ci.maxRecv, raw.Pool); err != nil {
+			return err
+		}
+	} else if err := env.Unmarshal(reply, ci.maxRecv); err != nil {
 		return err
 	}
 	if cs != nil {

@@ -1,6 +1,7 @@
 package invoke
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -61,6 +63,48 @@ func FuzzClientResponse(f *testing.F) {
 			env.Code > 0 && env.Code <= int64(codes.Unauthenticated) && len(env.Details) == 0 && env.Trailer[wire.StatusDetailsKey] == nil {
 			if st := status.Convert(err); int64(st.Code()) != env.Code || st.Message() != env.Message {
 				t.Fatalf("envelope %q read as %v", payload, st)
+			}
+		}
+	})
+}
+
+// protoRaw is a RawMessage that ClientConn.Invoke does not recognise as
+// one: its reply is decoded the general way, into a pooled buffer and
+// through proto.Unmarshal, the reference for the raw path.
+type protoRaw struct{ *RawMessage }
+
+// FuzzRawMessageResponse checks that a RawMessage reply, whose bytes are
+// decoded straight from the envelope, gets what the general decoding gives
+// the same message (bytes, or status code and message), on arbitrary
+// invocation output and receive limits.
+func FuzzRawMessageResponse(f *testing.F) {
+	for _, seed := range []string{
+		`{"v":1,"body":"CgVoZWxsbw=="}`,
+		`{"v":1,"body":"CgVoZWxsbw"}`,
+		`{"v":1,"body":""}`,
+		`{"v":1,"body":"!!!!"}`,
+		`{"v":1,"body":"CgVoZWxsbw=","header":{"x":["1"]}}`,
+		`{"v":1,"json":{}}`,
+		`{"v":1}`,
+		`{"v":1,"code":5,"message":"no"}`,
+	} {
+		f.Add([]byte(seed), uint16(64))
+		f.Add([]byte(seed), uint16(3))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, limit uint16) {
+		cc := NewClientConn(fixedInvoker{&lambda.InvokeOutput{StatusCode: 200, Payload: payload}}, "fuzz", WithRetryPolicy(RetryPolicy{MaxAttempts: 1}))
+		call := func(reply any) error {
+			return cc.Invoke(context.Background(), "/fuzz.Echo/Echo", &RawMessage{Bytes: []byte("x")}, reply, grpc.MaxCallRecvMsgSize(int(limit)))
+		}
+		ref := protoRaw{&RawMessage{}}
+		errRef := call(ref)
+		for _, raw := range []*RawMessage{{}, {Pool: mem.DefaultBufferPool()}} {
+			errRaw := call(raw)
+			if got, want := status.Convert(errRaw), status.Convert(errRef); got.Code() != want.Code() || got.Message() != want.Message() {
+				t.Fatalf("output %q limit %d pool %v: raw reply %v, general %v", payload, limit, raw.Pool != nil, got, want)
+			}
+			if !bytes.Equal(raw.Bytes, ref.Bytes) || (raw.Bytes == nil) != (ref.Bytes == nil) {
+				t.Fatalf("output %q pool %v: raw reply %x (nil %v), general %x (nil %v)", payload, raw.Pool != nil, raw.Bytes, raw.Bytes == nil, ref.Bytes, ref.Bytes == nil)
 			}
 		}
 	})

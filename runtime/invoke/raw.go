@@ -3,6 +3,7 @@ package invoke
 import (
 	"fmt"
 
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/runtime/protoiface"
@@ -31,6 +32,13 @@ type RawMessage struct {
 	// Bytes is the message in protobuf wire format. Unmarshalling into a
 	// RawMessage copies the input; it never aliases it.
 	Bytes []byte
+	// Pool, when set, is where unmarshalling (and ClientConn.Invoke's
+	// decoding of a reply) takes the buffer for Bytes: Bytes is then a prefix
+	// of a buffer from Pool.Get, which a proxy returns once it has passed
+	// the message on, with Pool.Put(&m.Bytes), or hands to grpc-go with
+	// mem.NewBuffer(&m.Bytes, m.Pool), which returns it once written. Nil:
+	// Bytes is a slice of its own. Reset keeps Pool.
+	Pool mem.BufferPool
 }
 
 var _ proto.Message = (*RawMessage)(nil)
@@ -38,7 +46,7 @@ var _ proto.Message = (*RawMessage)(nil)
 // ProtoReflect implements proto.Message.
 func (m *RawMessage) ProtoReflect() protoreflect.Message { return (*rawReflect)(m) }
 
-// Reset empties the message, as proto.Reset does.
+// Reset empties the message, as proto.Reset does (Pool is kept).
 func (m *RawMessage) Reset() { m.Bytes = nil }
 
 // rawDescriptor is the descriptor of a message with no fields.
@@ -62,6 +70,9 @@ var rawMethods = &protoiface.Methods{
 			// Unmarshal merges into a message already reset: appending is
 			// protobuf's merge of serialized messages. The input belongs to
 			// the caller (often a pooled buffer), so it is copied.
+			if m.Bytes == nil && m.Pool != nil && len(in.Buf) > 0 {
+				m.Bytes = (*m.Pool.Get(len(in.Buf)))[:0]
+			}
 			m.Bytes = append(m.Bytes, in.Buf...)
 		}
 		return protoiface.UnmarshalOutput{Flags: protoiface.UnmarshalInitialized}, nil

@@ -65,6 +65,13 @@ func TestRawMessageProtoFunctions(t *testing.T) {
 	if !bytes.Equal(out.Bytes, want) {
 		t.Error("proto.Unmarshal aliased its input")
 	}
+	// With a Pool, the copy is made into a buffer from it, which Reset
+	// does not forget.
+	pool := &countingPool{BufferPool: mem.DefaultBufferPool()}
+	pooled := invoke.RawMessage{Pool: pool}
+	if err := proto.Unmarshal(want, &pooled); err != nil || !bytes.Equal(pooled.Bytes, want) || pool.gets != 1 || pooled.Pool != pool {
+		t.Errorf("proto.Unmarshal with a Pool: %x, %v, %d gets, pool kept %v; want %x from 1 get", pooled.Bytes, err, pool.gets, pooled.Pool == pool, want)
+	}
 	var discarded invoke.RawMessage
 	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(want, &discarded); err != nil || len(discarded.Bytes) != 0 {
 		t.Errorf("DiscardUnknown kept %x, %v; every field of a RawMessage is unknown", discarded.Bytes, err)
@@ -169,4 +176,15 @@ func TestRawMessageInvoke(t *testing.T) {
 	if st := status.Convert(err); st.Code() != codes.Internal {
 		t.Errorf("truncated request: got %v, want INTERNAL from the function", st.Proto())
 	}
+}
+
+// countingPool counts the buffers taken from a pool.
+type countingPool struct {
+	mem.BufferPool
+	gets int
+}
+
+func (p *countingPool) Get(n int) *[]byte {
+	p.gets++
+	return p.BufferPool.Get(n)
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -89,6 +90,35 @@ func Base64DecodedLen(b []byte) int {
 		n--
 	}
 	return n * 6 / 8
+}
+
+// DecodeRaw returns a binary-mode message's serialized bytes in a slice of
+// their own (nil for an empty message), enforcing the receive limit, for a
+// caller that keeps them unparsed: what Unmarshal into such a message gives,
+// without decoding into a buffer first and copying from it. With a pool, the
+// slice is a prefix of a buffer from pool.Get.
+func (m *Payload) DecodeRaw(maxSize int, pool mem.BufferPool) ([]byte, error) {
+	n := Base64DecodedLen(m.Body)
+	if n > maxSize {
+		return nil, status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, maxSize)
+	}
+	if len(m.Body) == 0 {
+		return nil, nil
+	}
+	var dst []byte
+	if pool != nil {
+		dst = (*pool.Get(n))[:0]
+	} else {
+		dst = make([]byte, 0, n)
+	}
+	b, err := DecodeBase64(dst, m.Body)
+	if err != nil {
+		if pool != nil {
+			pool.Put(&dst)
+		}
+		return nil, status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: body is not valid base64: %v", err)
+	}
+	return b, nil
 }
 
 // unmarshalBody decodes a body written in either mode into v, enforcing the
