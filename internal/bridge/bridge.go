@@ -41,6 +41,17 @@ import (
 // grpc-go's) decides, with grpc-go's status.
 const DefaultMaxRecvMsgSize = runtime.MaxPayloadSize
 
+// InitialWindowSize and InitialConnWindowSize are the HTTP/2 flow-control
+// windows the bridge gives each call and each connection: what a client may
+// send before the bridge reads it. Fixed (grpc-go's estimator, which the
+// windows turn off, would grow them to this size for a client that sends
+// large messages fast) so that no call pays for the estimator's pings.
+// Config.ServerOptions can set others.
+const (
+	InitialWindowSize     = 4 << 20
+	InitialConnWindowSize = 16 << 20
+)
+
 // DefaultRefreshInterval is how often at most the bridge asks a function for
 // its descriptors again after a failed attempt or a reflection lookup that
 // found nothing.
@@ -178,6 +189,15 @@ func New(cfg Config) (*Bridge, error) {
 		// every call (a tenth of a small call's CPU); more calls than workers
 		// still get goroutines of their own.
 		grpc.NumStreamWorkers(uint32(goruntime.NumCPU())),
+		// Fixed flow-control windows, as large as the ones grpc-go's
+		// bandwidth-delay estimator grows to for a fast client, turn the
+		// estimator off: it pings the client on the data of every call, a
+		// frame each way and a wake-up on both sides (a tenth of the bridge's
+		// own cost on a 16 KiB call). A request is read as soon as it
+		// arrives, so the windows bound no memory that MaxRecvMsgSize does
+		// not.
+		grpc.InitialWindowSize(InitialWindowSize),
+		grpc.InitialConnWindowSize(InitialConnWindowSize),
 		grpc.ForceServerCodecV2(newRawCodec()),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.ChainUnaryInterceptor(b.logUnary),

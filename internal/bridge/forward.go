@@ -40,7 +40,8 @@ func (b *Bridge) forward(_ any, stream grpc.ServerStream) (err error) {
 	}
 
 	md := b.method(method)
-	in := &invoke.RawMessage{}
+	in := &request{}
+	defer in.release()
 	if err := receive(stream, md != nil && md.IsStreamingClient(), in); err != nil {
 		return err
 	}
@@ -57,13 +58,13 @@ func (b *Bridge) forward(_ any, stream grpc.ServerStream) (err error) {
 	}
 	ctx = outgoingContext(ctx)
 	if md != nil && md.IsStreamingServer() && !md.IsStreamingClient() {
-		return forwardStream(ctx, stream, t, method, in)
+		return forwardStream(ctx, stream, t, method, &in.RawMessage)
 	}
-	out := &invoke.RawMessage{}
+	out := responseMessage()
 	var header, trailer metadata.MD
 	// The caller's own client enforces its receive limit on the response;
 	// the bridge passes on whatever the function sent.
-	err = t.cc.Invoke(ctx, method, in, out, grpc.Header(&header), grpc.Trailer(&trailer), grpc.MaxCallRecvMsgSize(math.MaxInt))
+	err = t.cc.Invoke(ctx, method, &in.RawMessage, out, grpc.Header(&header), grpc.Trailer(&trailer), grpc.MaxCallRecvMsgSize(math.MaxInt))
 	// grpc.SetHeader and grpc.SetTrailer, as a handler sets them: the
 	// function checked the metadata as grpc-go's server checks a handler's,
 	// and the ServerStream's own methods would refuse more.
@@ -111,7 +112,7 @@ func forwardStream(ctx context.Context, stream grpc.ServerStream, t *target, met
 		}
 	}
 	for {
-		out := &invoke.RawMessage{}
+		out := responseMessage()
 		if err := cs.RecvMsg(out); err != nil {
 			if errors.Is(err, io.EOF) {
 				return endStream(stream, cs, nil)
@@ -144,7 +145,7 @@ func endStream(stream grpc.ServerStream, cs grpc.ClientStream, err error) error 
 // close its side and refuses a second message; for a method known to be
 // client-streaming it forwards the first message at once, and the function
 // answers that it does not serve such methods.
-func receive(stream grpc.ServerStream, clientStreams bool, in *invoke.RawMessage) error {
+func receive(stream grpc.ServerStream, clientStreams bool, in *request) error {
 	err := stream.RecvMsg(in)
 	switch {
 	case errors.Is(err, io.EOF) && clientStreams:

@@ -14,16 +14,25 @@ import (
 // failed call.
 
 func (b *Bridge) logCall(ctx context.Context, method, function string, err error, start time.Time) {
+	h := b.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
 	st := status.Convert(err)
-	attrs := []slog.Attr{slog.String("method", method)}
+	now := time.Now()
+	// A record of its own rather than Logger.LogAttrs, which asks the
+	// runtime for its caller's frame (half the line's cost) for a source
+	// that would be this function's on every line.
+	r := slog.NewRecord(now, slog.LevelInfo, "call", 0)
+	r.AddAttrs(slog.String("method", method))
 	if function != "" {
-		attrs = append(attrs, slog.String("function", function))
+		r.AddAttrs(slog.String("function", function))
 	}
-	attrs = append(attrs, slog.String("code", st.Code().String()), slog.Duration("duration", time.Since(start)))
+	r.AddAttrs(slog.String("code", st.Code().String()), slog.Duration("duration", now.Sub(start)))
 	if err != nil {
-		attrs = append(attrs, slog.String("message", st.Message()))
+		r.AddAttrs(slog.String("message", st.Message()))
 	}
-	b.log.LogAttrs(ctx, slog.LevelInfo, "call", attrs...)
+	_ = h.Handle(ctx, r) // as slog.Logger does: a handler's failure fails no call
 }
 
 // logUnary logs the calls of the bridge's own unary methods (health).
