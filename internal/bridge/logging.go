@@ -18,7 +18,6 @@ func (b *Bridge) logCall(ctx context.Context, method, function string, err error
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	st := status.Convert(err)
 	now := time.Now()
 	// A record of its own rather than Logger.LogAttrs, which asks the
 	// runtime for its caller's frame (half the line's cost) for a source
@@ -28,9 +27,11 @@ func (b *Bridge) logCall(ctx context.Context, method, function string, err error
 	if function != "" {
 		r.AddAttrs(slog.String("function", function))
 	}
-	r.AddAttrs(slog.String("code", st.Code().String()), slog.Duration("duration", now.Sub(start)))
-	if err != nil {
-		r.AddAttrs(slog.String("message", st.Message()))
+	if err == nil {
+		r.AddAttrs(slog.String("code", "OK"), slog.Duration("duration", now.Sub(start)))
+	} else {
+		st := status.Convert(err)
+		r.AddAttrs(slog.String("code", st.Code().String()), slog.Duration("duration", now.Sub(start)), slog.String("message", st.Message()))
 	}
 	_ = h.Handle(ctx, r) // as slog.Logger does: a handler's failure fails no call
 }
