@@ -47,9 +47,10 @@ type fetched struct {
 
 // catalog is an immutable snapshot of every descriptor the bridge knows.
 type catalog struct {
-	files    *protoregistry.Files // the functions' files, then the protosets'
-	types    *protoregistry.Types // their extensions
-	services map[string]*target   // the services reflection lists, by the function serving them
+	files    *protoregistry.Files                     // the functions' files, then the protosets'
+	types    *protoregistry.Types                     // their extensions
+	services map[string]*target                       // the services reflection lists, by the function serving them
+	methods  map[string]protoreflect.MethodDescriptor // every method of files, by "/service/Method"
 }
 
 // Refresh asks every function for its descriptors now, and returns the
@@ -161,6 +162,17 @@ func (b *Bridge) buildCatalog() {
 		})
 	}
 	c.types = extensionTypes(c.files)
+	c.methods = map[string]protoreflect.MethodDescriptor{}
+	c.files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			sd := fd.Services().Get(i)
+			for j := range sd.Methods().Len() {
+				md := sd.Methods().Get(j)
+				c.methods["/"+string(sd.FullName())+"/"+string(md.Name())] = md
+			}
+		}
+		return true
+	})
 	b.catalog.Store(c)
 }
 
@@ -238,16 +250,7 @@ func (c catalogFiles) FindDescriptorByName(name protoreflect.FullName) (protoref
 
 // method finds a method's descriptor in the catalog.
 func (b *Bridge) method(method string) protoreflect.MethodDescriptor {
-	service, name := splitMethod(method)
-	d, err := b.catalog.Load().files.FindDescriptorByName(protoreflect.FullName(service))
-	if err != nil {
-		return nil
-	}
-	sd, ok := d.(protoreflect.ServiceDescriptor)
-	if !ok {
-		return nil
-	}
-	return sd.Methods().ByName(protoreflect.Name(name))
+	return b.catalog.Load().methods[method]
 }
 
 // servedBy returns the services the catalog lists for t, sorted.
