@@ -46,6 +46,9 @@ type call struct {
 	abandoned error // set once the call is answered without the handler
 
 	stats *callStats // nil without stats handlers (stats.go)
+	// endLater: the front end reports the call's end (end) once it has
+	// encoded the answer, which its size limit may replace.
+	endLater bool
 }
 
 // outcome is the dispatch core's answer, for a front end to encode.

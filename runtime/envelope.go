@@ -60,16 +60,21 @@ func (s *Server) serveEnvelope(ctx context.Context, payload []byte, st *streamer
 		es.run(ctx)
 		return es.out.buf
 	}
+	c.endLater = true
 	o := c.dispatch(ctx)
 	if o.st != nil {
+		c.end(o, nil)
 		envelopeStatus(&o)
 		return statusEnvelope(o.st, o.details, o.header, o.trailer, jsonMode)
 	}
 	out = wire.AppendResponse(make([]byte, 0, responseSize(len(o.body.B), o.header, o.trailer, jsonMode)), 0, "", nil, o.header, o.trailer, o.body.B, jsonMode)
 	o.body.Free()
 	if len(out) > MaxPayloadSize {
-		return statusEnvelope(status.Newf(codes.ResourceExhausted, "lambda: response payload of %d bytes exceeds the Lambda limit of %d bytes", len(out), MaxPayloadSize), nil, o.header, o.trailer, jsonMode)
+		st := status.Newf(codes.ResourceExhausted, "lambda: response payload of %d bytes exceeds the Lambda limit of %d bytes", len(out), MaxPayloadSize)
+		c.end(o, st)
+		return statusEnvelope(st, nil, o.header, o.trailer, jsonMode)
 	}
+	c.end(o, nil)
 	return out
 }
 

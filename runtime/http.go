@@ -59,6 +59,13 @@ type httpCall struct {
 
 	st        *streamer // set under InvokeStream: the answer is streamed
 	handedOff bool      // a goroutine streams the answer; hc is its own
+
+	// A unary call's outcome, without its message, until its end is
+	// reported (reportEnd) with the status the caller gets: replaced's when
+	// encodeHTTP replaced the answer with its size-limit failure.
+	ended    outcome
+	endDue   bool
+	replaced *status.Status
 }
 
 // requestHeaders are the request headers the protocols read; every other
@@ -94,6 +101,7 @@ func (s *Server) serveHTTP(ctx context.Context, payload []byte, st *streamer) (o
 	if st != nil && hc.ev.Shape != wire.ShapeALB {
 		hc.st = st
 	}
+	defer hc.reportEnd()
 	defer func() {
 		// A last resort for a bug in this package: the function keeps serving.
 		if p := recover(); p != nil {
@@ -118,6 +126,15 @@ func (s *Server) serveHTTP(ctx context.Context, payload []byte, st *streamer) (o
 		return encodeStreamedHTTP(&hc.resp), wire.StreamingHTTPContentType, true
 	}
 	return s.encodeHTTP(hc), contentTypeEnvelope, true
+}
+
+// reportEnd reports a dispatched unary call's end once its answer is
+// encoded.
+func (hc *httpCall) reportEnd() {
+	if hc.endDue {
+		hc.endDue = false
+		hc.end(hc.ended, hc.replaced)
+	}
 }
 
 // handleHTTP serves a well-formed event and leaves the answer in hc.resp.
@@ -237,7 +254,9 @@ func (s *Server) run(ctx context.Context, hc *httpCall) {
 	if !hc.prepare() {
 		return
 	}
+	hc.endLater = true
 	o := hc.dispatch(ctx)
+	hc.ended, hc.endDue = outcome{st: o.st, details: o.details, header: o.header, trailer: o.trailer}, true
 	// A handler left running past its deadline must not read the request
 	// after this (its buffers go back to the pools below).
 	hc.abandon(errCallEnded)
@@ -336,6 +355,7 @@ func (s *Server) encodeHTTP(hc *httpCall) []byte {
 		return out
 	}
 	st := status.Newf(codes.ResourceExhausted, "lambda: response of %d bytes exceeds %s of %d bytes", len(out), what, limit)
+	hc.replaced = st
 	origin := hc.req.origin
 	hc.resp = hc.errorResponse(st, nil, nil)
 	if cors := s.opts.cors; cors != nil && origin != "" {

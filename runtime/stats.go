@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/protoc-gen-go-lambda/protoc-gen-go-lambda/runtime/internal/wire"
@@ -140,8 +141,23 @@ func (c *call) dispatchStats(ctx context.Context, s *serverStats) outcome {
 	cs.conn = connValues{Context: ctx, conn: s.connContext()}
 	c.stats = cs
 	o := c.serve(&cs.conn)
-	cs.finish(c, o)
+	if !c.endLater {
+		cs.finish(c, o)
+	}
 	return o
+}
+
+// end reports the end of a call whose front end said it would (endLater),
+// with the status the caller gets: o's, or replaced's when the front end
+// replaced the answer with its size-limit failure.
+func (c *call) end(o outcome, replaced *status.Status) {
+	if c.stats == nil {
+		return
+	}
+	if replaced != nil {
+		o.st, o.details = replaced, nil
+	}
+	c.stats.finish(c, o)
 }
 
 // tag reports TagRPC and InHeader; ctx carries the incoming metadata.

@@ -326,3 +326,79 @@ func TestStatsHandlerRefusedCalls(t *testing.T) {
 		}
 	}
 }
+
+// endStatuses is a stats.Handler that keeps the status of each End.
+type endStatuses struct {
+	mu  sync.Mutex
+	got []*status.Status
+}
+
+func (e *endStatuses) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (e *endStatuses) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (e *endStatuses) HandleConn(context.Context, stats.ConnStats) {}
+func (e *endStatuses) HandleRPC(_ context.Context, s stats.RPCStats) {
+	if end, ok := s.(*stats.End); ok {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.got = append(e.got, status.Convert(end.Error))
+	}
+}
+
+func (e *endStatuses) all() []*status.Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.got)
+}
+
+// TestStatsHandlerReplacedAnswer: an answer over its front end's size limit
+// is replaced with RESOURCE_EXHAUSTED, and End reports that status, the one
+// the caller gets, as grpc-go's server reports a response it could not
+// send; an answer within the limit ends OK.
+func TestStatsHandlerReplacedAnswer(t *testing.T) {
+	t.Run("envelope", func(t *testing.T) {
+		ends := &endStatuses{}
+		srv := testpb.NewTestServiceLambdaHandler(&testserver.Server{}, runtime.StatsHandler(ends))
+		inv := lambdatest.NewInvoker(srv)
+		defer inv.Close()
+		client := testpb.NewTestServiceLambdaClient(invoke.NewClientConn(inv, "fn"))
+		_, err := client.Echo(context.Background(), &testpb.EchoRequest{ResponseSize: 5 << 20})
+		caller := status.Convert(err)
+		if caller.Code() != codes.ResourceExhausted || !strings.Contains(caller.Message(), "exceeds the Lambda limit") {
+			t.Fatalf("caller got %v, want the function's RESOURCE_EXHAUSTED", caller)
+		}
+		if _, err := client.Echo(context.Background(), &testpb.EchoRequest{ResponseSize: 1 << 20}); err != nil {
+			t.Fatalf("1 MiB answer: %v", err)
+		}
+		got := ends.all()
+		if len(got) != 2 || got[0].Code() != caller.Code() || got[0].Message() != caller.Message() || got[1].Code() != codes.OK {
+			t.Errorf("End statuses %v, want [%v OK]", got, caller)
+		}
+	})
+	for _, tc := range []struct {
+		fe    frontEnd
+		size  int32
+		limit string
+	}{
+		{functionURL, 5 << 20, "the Lambda limit"},
+		{alb(false), 2 << 20, "the load balancer's limit"},
+	} {
+		t.Run(tc.fe.name, func(t *testing.T) {
+			ends := &endStatuses{}
+			srv := newHTTPServer(runtime.StatsHandler(ends))
+			r := readConnect(t, roundTrip(t, srv, tc.fe, connectRequest(t, echoPath, &testpb.EchoRequest{ResponseSize: tc.size}, connectOpts{})), false)
+			if r.st.Code() != codes.ResourceExhausted || !strings.Contains(r.st.Message(), tc.limit) {
+				t.Fatalf("caller got %v, want RESOURCE_EXHAUSTED naming %s", r.st, tc.limit)
+			}
+			ok := readConnect(t, roundTrip(t, srv, tc.fe, connectRequest(t, echoPath, &testpb.EchoRequest{ResponseSize: 1000}, connectOpts{})), false)
+			if ok.st.Code() != codes.OK {
+				t.Fatalf("small answer: %v", ok.st)
+			}
+			got := ends.all()
+			if len(got) != 2 || got[0].Code() != r.st.Code() || got[0].Message() != r.st.Message() || got[1].Code() != codes.OK {
+				t.Errorf("End statuses %v, want [%v OK]", got, r.st)
+			}
+		})
+	}
+}
