@@ -23,8 +23,11 @@ func (rawCodec) Name() string { return "proto" }
 
 // Marshal hands a forwarded message's bytes to the transport as they are:
 // the message is not modified once sent. Bytes from the message's Pool
-// (responseMessage's) go back to it once written; the bridge does not look
-// at a response after sending it.
+// (responseMessage's) go back to it once written, so the message lets go of
+// them here: the bridge does not look at a response after sending it, and a
+// stats handler added through Config.ServerOptions sees its OutPayload's
+// Payload empty (Length and WireLength are the transport's, and right)
+// rather than bytes the pool has handed on.
 func (c rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if m, ok := v.(*invoke.RawMessage); ok {
 		if m.Pool != nil && m.Bytes != nil {
