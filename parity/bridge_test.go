@@ -1,11 +1,9 @@
 package parity
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 
@@ -218,32 +216,7 @@ const (
 
 // checkBridgeDoc compares the generated table of docs/bridge.md with the run.
 func checkBridgeDoc(t *testing.T, gs []group, rows [][]bridgeRow) {
-	doc, err := os.ReadFile(bridgeDocPath)
-	if err != nil {
-		t.Fatalf("read %s: %v", bridgeDocPath, err)
-	}
-	got, err := replaceBetween(doc, bridgeBegin, bridgeEnd, bridgeTable(gs, rows))
-	if err != nil {
-		t.Fatalf("%s: %v", bridgeDocPath, err)
-	}
-	if bytes.Equal(got, doc) {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(bridgeDocPath, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("updated %s", bridgeDocPath)
-		return
-	}
-	gl, dl := strings.Split(string(got), "\n"), strings.Split(string(doc), "\n")
-	for i := 0; i < len(gl) && i < len(dl); i++ {
-		if gl[i] != dl[i] {
-			t.Errorf("line %d:\n  document: %s\n  suite:    %s", i+1, dl[i], gl[i])
-			break
-		}
-	}
-	t.Errorf("%s is out of date with the suite; run go test ./parity -run TestBridgeParity -update and review the diff", bridgeDocPath)
+	checkGenerated(t, bridgeDocPath, "TestBridgeParity", generatedPart{bridgeBegin, bridgeEnd, bridgeTable(gs, rows)})
 }
 
 func bridgeTable(gs []group, rows [][]bridgeRow) string {

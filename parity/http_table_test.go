@@ -1,9 +1,7 @@
 package parity
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -33,38 +31,9 @@ var feShort = map[lambdatest.FrontEnd]string{
 // checkHTTPDoc compares the HTTP section of the document with the run, or
 // rewrites it with -update.
 func checkHTTPDoc(t *testing.T, gs []group, rows [][]httpRow) {
-	doc, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatalf("read %s: %v", docPath, err)
-	}
-	got := doc
-	for _, part := range []struct{ begin, end, text string }{
-		{httpKeysBegin, httpKeysEnd, httpKeysTable()},
-		{httpCasesBegin, httpCasesEnd, httpCasesTable(gs, rows)},
-	} {
-		got, err = replaceBetween(got, part.begin, part.end, part.text)
-		if err != nil {
-			t.Fatalf("%s: %v", docPath, err)
-		}
-	}
-	if bytes.Equal(got, doc) {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(docPath, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("updated %s", docPath)
-		return
-	}
-	gl, dl := strings.Split(string(got), "\n"), strings.Split(string(doc), "\n")
-	for i := 0; i < len(gl) && i < len(dl); i++ {
-		if gl[i] != dl[i] {
-			t.Errorf("line %d:\n  document: %s\n  suite:    %s", i+1, dl[i], gl[i])
-			break
-		}
-	}
-	t.Errorf("%s is out of date with the suite; run go test ./parity -run TestHTTPParity -update and review the diff", docPath)
+	checkGenerated(t, docPath, "TestHTTPParity",
+		generatedPart{httpKeysBegin, httpKeysEnd, httpKeysTable()},
+		generatedPart{httpCasesBegin, httpCasesEnd, httpCasesTable(gs, rows)})
 }
 
 func httpKeysTable() string {

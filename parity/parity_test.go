@@ -98,28 +98,43 @@ const (
 
 // checkDoc compares the generated parts of the document with the run.
 func checkDoc(t *testing.T, gs []group, rows [][]row) {
-	doc, err := os.ReadFile(docPath)
+	names := make([]string, len(gs))
+	for i, g := range gs {
+		names[i] = g.Name
+	}
+	checkGenerated(t, docPath, "TestParity",
+		generatedPart{casesBegin, casesEnd, casesTable(names, rows, "cases", "", "")},
+		generatedPart{keysBegin, keysEnd, keysTable()})
+}
+
+// generatedPart is the text a test writes between two markers of a
+// document.
+type generatedPart struct{ begin, end, text string }
+
+// checkGenerated compares the generated parts of the document at path with
+// the run, or rewrites them with -update; rerun names the test that writes
+// them.
+func checkGenerated(t *testing.T, path, rerun string, parts ...generatedPart) {
+	t.Helper()
+	doc, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("read %s: %v", docPath, err)
+		t.Fatalf("read %s: %v", path, err)
 	}
 	got := doc
-	for _, part := range []struct{ begin, end, text string }{
-		{casesBegin, casesEnd, casesTable(gs, rows)},
-		{keysBegin, keysEnd, keysTable()},
-	} {
+	for _, part := range parts {
 		got, err = replaceBetween(got, part.begin, part.end, part.text)
 		if err != nil {
-			t.Fatalf("%s: %v", docPath, err)
+			t.Fatalf("%s: %v", path, err)
 		}
 	}
 	if bytes.Equal(got, doc) {
 		return
 	}
 	if *update {
-		if err := os.WriteFile(docPath, got, 0o644); err != nil {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("updated %s", docPath)
+		t.Logf("updated %s", path)
 		return
 	}
 	gl, dl := strings.Split(string(got), "\n"), strings.Split(string(doc), "\n")
@@ -129,7 +144,7 @@ func checkDoc(t *testing.T, gs []group, rows [][]row) {
 			break
 		}
 	}
-	t.Errorf("%s is out of date with the suite; run go test ./parity -run TestParity -update and review the diff", docPath)
+	t.Errorf("%s is out of date with the suite; run go test ./parity -run %s -update and review the diff", path, rerun)
 }
 
 func replaceBetween(doc []byte, begin, end, text string) ([]byte, error) {
@@ -143,10 +158,14 @@ func replaceBetween(doc []byte, begin, end, text string) ([]byte, error) {
 	return append(out, doc[j:]...), nil
 }
 
-func casesTable(gs []group, rows [][]row) string {
+// casesTable writes a table per group of cases (names[i] is rows[i]'s),
+// after a line that counts them: what names the cases ("cases", "streaming
+// cases"), heading prefixes each group's heading and number each case's
+// number.
+func casesTable(names []string, rows [][]row, what, heading, number string) string {
 	var b strings.Builder
 	n, equal, jsonSame := 0, 0, 0
-	for i := range gs {
+	for i := range names {
 		for _, r := range rows[i] {
 			n++
 			if r.Verdict == "equal" {
@@ -157,10 +176,10 @@ func casesTable(gs []group, rows [][]row) string {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "\n%d cases: %d equal, %d documented differences. Each case runs on the Lambda path twice, in binary mode (the Lambda column) and in JSON mode (invoke.WithJSON); %d come out the same in both modes, %d differ as documented in the JSON mode column.\n", n, equal, n-equal, jsonSame, n-jsonSame)
+	fmt.Fprintf(&b, "\n%d %s: %d equal, %d documented differences. Each case runs on the Lambda path twice, in binary mode (the Lambda column) and in JSON mode (invoke.WithJSON); %d come out the same in both modes, %d differ as documented in the JSON mode column.\n", n, what, equal, n-equal, jsonSame, n-jsonSame)
 	n = 0
-	for i, g := range gs {
-		fmt.Fprintf(&b, "\n### %s\n\n", g.Name)
+	for i, name := range names {
+		fmt.Fprintf(&b, "\n### %s%s\n\n", heading, name)
 		b.WriteString("| # | Case | grpc-go | Lambda | Equal, or why not | JSON mode |\n|---|---|---|---|---|---|\n")
 		for _, r := range rows[i] {
 			n++
@@ -168,7 +187,7 @@ func casesTable(gs []group, rows [][]row) string {
 			if v != "equal" {
 				v = "**differs:** " + v
 			}
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", n, cell(r.Case), cell(r.GRPC), cell(r.Lambda), cell(v), cell(r.JSON))
+			fmt.Fprintf(&b, "| %s%d | %s | %s | %s | %s | %s |\n", number, n, cell(r.Case), cell(r.GRPC), cell(r.Lambda), cell(v), cell(r.JSON))
 		}
 	}
 	b.WriteString("\n")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -732,62 +731,10 @@ func TestStreamParity(t *testing.T) {
 
 // checkStreamDoc compares the generated streaming table with the run.
 func checkStreamDoc(t *testing.T, gs []streamGroup, rows [][]row) {
-	doc, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatalf("read %s: %v", docPath, err)
-	}
-	got, err := replaceBetween(doc, streamCasesBegin, streamCasesEnd, streamCasesTable(gs, rows))
-	if err != nil {
-		t.Fatalf("%s: %v", docPath, err)
-	}
-	if string(got) == string(doc) {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(docPath, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("updated %s", docPath)
-		return
-	}
-	gl, dl := strings.Split(string(got), "\n"), strings.Split(string(doc), "\n")
-	for i := 0; i < len(gl) && i < len(dl); i++ {
-		if gl[i] != dl[i] {
-			t.Errorf("line %d:\n  document: %s\n  suite:    %s", i+1, dl[i], gl[i])
-			break
-		}
-	}
-	t.Errorf("%s is out of date with the suite; run go test ./parity -run TestStreamParity -update and review the diff", docPath)
-}
-
-func streamCasesTable(gs []streamGroup, rows [][]row) string {
-	var b strings.Builder
-	n, equal, jsonSame := 0, 0, 0
-	for i := range gs {
-		for _, r := range rows[i] {
-			n++
-			if r.Verdict == "equal" {
-				equal++
-			}
-			if r.JSON == "same" {
-				jsonSame++
-			}
-		}
-	}
-	fmt.Fprintf(&b, "\n%d streaming cases: %d equal, %d documented differences. Each case runs on the Lambda path twice, in binary mode (the Lambda column) and in JSON mode (invoke.WithJSON); %d come out the same in both modes, %d differ as documented in the JSON mode column.\n", n, equal, n-equal, jsonSame, n-jsonSame)
-	n = 0
+	names := make([]string, len(gs))
 	for i, g := range gs {
-		fmt.Fprintf(&b, "\n### streaming: %s\n\n", g.Name)
-		b.WriteString("| # | Case | grpc-go | Lambda | Equal, or why not | JSON mode |\n|---|---|---|---|---|---|\n")
-		for _, r := range rows[i] {
-			n++
-			v := r.Verdict
-			if v != "equal" {
-				v = "**differs:** " + v
-			}
-			fmt.Fprintf(&b, "| S%d | %s | %s | %s | %s | %s |\n", n, cell(r.Case), cell(r.GRPC), cell(r.Lambda), cell(v), cell(r.JSON))
-		}
+		names[i] = g.Name
 	}
-	b.WriteString("\n")
-	return b.String()
+	checkGenerated(t, docPath, "TestStreamParity",
+		generatedPart{streamCasesBegin, streamCasesEnd, casesTable(names, rows, "streaming cases", "streaming: ", "S")})
 }
