@@ -103,14 +103,19 @@ func AppendRequest(dst []byte, method string, timeout time.Duration, md metadata
 		dst = append(dst, `,"metadata":`...)
 		dst = appendMetadata(dst, md)
 	}
+	return append(appendMessage(dst, body, jsonMode), '}')
+}
+
+// appendMessage writes an envelope's message field: "json" with the
+// protojson text in JSON mode, "body" with the serialized message in
+// base64 otherwise.
+func appendMessage(dst, body []byte, jsonMode bool) []byte {
 	if jsonMode {
 		dst = append(dst, `,"json":`...)
-		dst = append(dst, body...)
-	} else {
-		dst = append(dst, `,"body":`...)
-		dst = appendBase64String(dst, body)
+		return append(dst, body...)
 	}
-	return append(dst, '}')
+	dst = append(dst, `,"body":`...)
+	return appendBase64String(dst, body)
 }
 
 // RequestSize is a capacity hint for AppendRequest.
@@ -192,13 +197,7 @@ func readTimeout(r *jsonReader) (time.Duration, error) {
 func AppendResponse(dst []byte, code uint32, message string, details []byte, header, trailer metadata.MD, body []byte, jsonMode bool) []byte {
 	dst = appendStatus(dst, code, message, details, header, trailer)
 	if code == 0 {
-		if jsonMode {
-			dst = append(dst, `,"json":`...)
-			dst = append(dst, body...)
-		} else {
-			dst = append(dst, `,"body":`...)
-			dst = appendBase64String(dst, body)
-		}
+		dst = appendMessage(dst, body, jsonMode)
 	}
 	return append(dst, '}')
 }

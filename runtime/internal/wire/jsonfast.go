@@ -29,6 +29,19 @@ func special(w uint64) uint64 {
 	return ((q-ones)&^q | (b-ones)&^b | (w-0x20*ones)&^w | w) & highs
 }
 
+// skipPlain returns the index of the first byte of d from i on that special
+// finds, reading 8 bytes at a time; with fewer than 8 bytes left and none
+// found, the index of the first of them.
+func skipPlain(d []byte, i int) int {
+	for i+8 <= len(d) {
+		if m := special(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	return i
+}
+
 // peekFast is peek, without a call when no white space comes first.
 func (r *jsonReader) peekFast() byte {
 	if r.pos < len(r.data) {
@@ -60,13 +73,7 @@ func (r *jsonReader) strFast() ([]byte, error) {
 	start := r.pos + 1
 	i := start
 	for {
-		for i+8 <= len(d) {
-			if m := special(binary.LittleEndian.Uint64(d[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
+		i = skipPlain(d, i)
 		if i >= len(d) {
 			return r.str() // unterminated
 		}
@@ -102,13 +109,7 @@ func (r *jsonReader) strSkip() (plain bool, err error) {
 	plain = true
 	i := r.pos + 1
 	for {
-		for i+8 <= len(d) {
-			if m := special(binary.LittleEndian.Uint64(d[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
+		i = skipPlain(d, i)
 		if i >= len(d) {
 			break
 		}
