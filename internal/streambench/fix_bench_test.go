@@ -5,9 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"runtime"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -107,26 +105,7 @@ func setupSDKDouble(tb testing.TB, fast bool) testpb.TestServiceClient {
 func BenchmarkServerStreamFix(b *testing.B) {
 	for _, p := range sdkProtocols {
 		b.Run("protocol="+p.name, func(b *testing.B) {
-			c := setupSDKDouble(b, p.fast)
-			ctx := context.Background()
-			if _, _, err := receive(ctx, c, bulkCount, bulkSize); err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(bulkCount * bulkSize)
-			b.ReportAllocs()
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			msgs := 0
-			for b.Loop() {
-				n, _, err := receive(ctx, c, bulkCount, bulkSize)
-				if err != nil {
-					b.Fatal(err)
-				}
-				msgs += n
-			}
-			runtime.ReadMemStats(&after)
-			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(msgs), "allocs/msg")
-			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(msgs), "B/msg")
+			benchBulk(b, setupSDKDouble(b, p.fast))
 		})
 	}
 }
@@ -135,23 +114,7 @@ func BenchmarkServerStreamFix(b *testing.B) {
 func BenchmarkFirstMessageFix(b *testing.B) {
 	for _, p := range sdkProtocols {
 		b.Run("protocol="+p.name, func(b *testing.B) {
-			c := setupSDKDouble(b, p.fast)
-			ctx := context.Background()
-			if _, _, err := receive(ctx, c, smallCount, smallSize); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			var first time.Duration
-			calls := 0
-			for b.Loop() {
-				_, d, err := receive(ctx, c, smallCount, smallSize)
-				if err != nil {
-					b.Fatal(err)
-				}
-				first += d
-				calls++
-			}
-			b.ReportMetric(float64(first.Nanoseconds())/float64(calls), "ns/first-msg")
+			benchFirst(b, setupSDKDouble(b, p.fast))
 		})
 	}
 }

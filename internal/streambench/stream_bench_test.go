@@ -153,26 +153,7 @@ func receive(ctx context.Context, c testpb.TestServiceClient, count, size int32)
 func BenchmarkServerStream(b *testing.B) {
 	for _, p := range paths {
 		b.Run("path="+p.name, func(b *testing.B) {
-			c := p.setup(b)
-			ctx := context.Background()
-			if _, _, err := receive(ctx, c, bulkCount, bulkSize); err != nil { // warm up
-				b.Fatal(err)
-			}
-			b.SetBytes(bulkCount * bulkSize)
-			b.ReportAllocs()
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			msgs := 0
-			for b.Loop() {
-				n, _, err := receive(ctx, c, bulkCount, bulkSize)
-				if err != nil {
-					b.Fatal(err)
-				}
-				msgs += n
-			}
-			runtime.ReadMemStats(&after)
-			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(msgs), "allocs/msg")
-			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(msgs), "B/msg")
+			benchBulk(b, p.setup(b))
 		})
 	}
 }
@@ -183,25 +164,52 @@ func BenchmarkServerStream(b *testing.B) {
 func BenchmarkFirstMessage(b *testing.B) {
 	for _, p := range paths {
 		b.Run("path="+p.name, func(b *testing.B) {
-			c := p.setup(b)
-			ctx := context.Background()
-			if _, _, err := receive(ctx, c, smallCount, smallSize); err != nil { // warm up
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			var first time.Duration
-			calls := 0
-			for b.Loop() {
-				_, d, err := receive(ctx, c, smallCount, smallSize)
-				if err != nil {
-					b.Fatal(err)
-				}
-				first += d
-				calls++
-			}
-			b.ReportMetric(float64(first.Nanoseconds())/float64(calls), "ns/first-msg")
+			benchFirst(b, p.setup(b))
 		})
 	}
+}
+
+// benchBulk is BenchmarkServerStream's loop on c.
+func benchBulk(b *testing.B, c testpb.TestServiceClient) {
+	ctx := context.Background()
+	if _, _, err := receive(ctx, c, bulkCount, bulkSize); err != nil { // warm up
+		b.Fatal(err)
+	}
+	b.SetBytes(bulkCount * bulkSize)
+	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	msgs := 0
+	for b.Loop() {
+		n, _, err := receive(ctx, c, bulkCount, bulkSize)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs += n
+	}
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(msgs), "allocs/msg")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(msgs), "B/msg")
+}
+
+// benchFirst is BenchmarkFirstMessage's loop on c.
+func benchFirst(b *testing.B, c testpb.TestServiceClient) {
+	ctx := context.Background()
+	if _, _, err := receive(ctx, c, smallCount, smallSize); err != nil { // warm up
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var first time.Duration
+	calls := 0
+	for b.Loop() {
+		_, d, err := receive(ctx, c, smallCount, smallSize)
+		if err != nil {
+			b.Fatal(err)
+		}
+		first += d
+		calls++
+	}
+	b.ReportMetric(float64(first.Nanoseconds())/float64(calls), "ns/first-msg")
 }
 
 // TestPaths checks that both paths deliver every message of both streams
